@@ -1,0 +1,70 @@
+"""Execute the book's notebooks with papermill, in order, skipping those already up to date.
+
+Each ``notebooks/NN_name.md`` (jupytext MyST) becomes ``book/generated/NN_name.ipynb``,
+executed with the parameters ``scale`` and ``artefacts`` (where datasets and models are
+written once and read by later notebooks). A notebook is executed again only when its
+source, the ``bonelib`` sources or the parameters changed.
+
+Usage: ``python book/execute.py [--scale ci|paper] [--force]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import jupytext
+import papermill
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "notebooks"
+GENERATED = ROOT / "book" / "generated"
+
+
+def fingerprint(notebook: Path, parameters: dict) -> str:
+    """Hash of what a notebook's outputs depend on: its text, bonelib, the parameters."""
+    digest = hashlib.sha256(notebook.read_bytes())
+    for source in sorted((ROOT / "bonelib").rglob("*.py")):
+        digest.update(source.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def execute(notebook: Path, parameters: dict, force: bool) -> None:
+    """Execute one notebook into ``book/generated`` unless its fingerprint is unchanged."""
+    output = GENERATED / f"{notebook.stem}.ipynb"
+    stamp = output.with_suffix(".fingerprint")
+    key = fingerprint(notebook, parameters)
+    if not force and output.exists() and stamp.exists() and stamp.read_text() == key:
+        print(f"up to date: {output.relative_to(ROOT)}")
+        return
+    stamp.unlink(missing_ok=True)
+    unexecuted = output.with_suffix(".source.ipynb")
+    jupytext.write(jupytext.read(notebook), unexecuted)
+    try:
+        papermill.execute_notebook(
+            unexecuted, output, parameters=parameters, cwd=str(ROOT), kernel_name="python3", progress_bar=False
+        )
+    finally:
+        unexecuted.unlink(missing_ok=True)
+    stamp.write_text(key)
+    print(f"executed: {output.relative_to(ROOT)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=("ci", "paper"), default="ci", help="size of the run (default ci)")
+    parser.add_argument("--force", action="store_true", help="execute every notebook again")
+    args = parser.parse_args(argv)
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    parameters = {"scale": args.scale, "artefacts": f"artefacts/{args.scale}"}
+    for notebook in sorted(SOURCES.glob("[0-9][0-9]_*.md")):
+        execute(notebook, parameters, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from bonelib import synth
+from bonelib.density import ash_density, smooth, to_vbmd
+
+
+@pytest.fixture(scope="module")
+def vertebra():
+    return synth.plan(n_donors=1, seed=3)[0].scan(n_slices=12)
+
+
+def test_plan_shapes_like_the_paper():
+    specs = synth.plan()
+    assert len(specs) == 105
+    assert [s.level for s in specs[:3]] == ["T11", "T12", "L1"]
+    ages = np.array([s.age for s in specs[::3]])
+    assert ages.min() >= 65 and ages.max() <= 90
+    assert 78 <= ages.mean() <= 84  # paper: 81.3 ± 7.2
+    assert len({s.seed for s in specs}) == 105
+
+
+def test_plan_is_deterministic_and_extends():
+    assert synth.plan(4, seed=7) == synth.plan(4, seed=7)
+    assert synth.plan(4, seed=7)[:6] == synth.plan(2, seed=7)
+    assert synth.plan(2, seed=7) != synth.plan(2, seed=8)
+
+
+def test_scan_is_bit_identical_for_a_seed(vertebra):
+    again = synth.plan(n_donors=1, seed=3)[0].scan(n_slices=12)
+    np.testing.assert_array_equal(again.body, vertebra.body)
+    assert vertebra.body.dtype == np.int16
+
+
+def test_voi_is_cancellous_and_sized_like_the_paper(vertebra):
+    volume = vertebra.volume
+    assert volume.shape == (12, 182, 182)
+    rho = to_vbmd(volume, vertebra.calibration)
+    bone = ash_density(smooth(rho[6])) >= 400
+    # Elderly vertebral cancellous bone: a bone fraction of the order of 10-40 % at 82 µm,
+    # and no cortical shell (no solid band) inside the VOI.
+    assert 0.08 < bone.mean() < 0.45
+    assert bone.mean(axis=0).max() < 0.8 and bone.mean(axis=1).max() < 0.8
+
+
+def test_neighbouring_slices_alike_donors_differ(vertebra):
+    rho = to_vbmd(vertebra.volume, vertebra.calibration).astype(np.float64)
+
+    def correlation(a, b):
+        return np.corrcoef(a.ravel(), b.ravel())[0, 1]
+
+    assert correlation(rho[5], rho[6]) > 0.5
+    assert correlation(rho[0], rho[11]) < correlation(rho[5], rho[6])
+
+
+def test_thicker_walls_give_more_bone():
+    thin = synth.Microarchitecture(wall_voxels=1.5, noise_sd=0.0)
+    thick = synth.Microarchitecture(wall_voxels=2.5, noise_sd=0.0)
+    fractions = []
+    for micro in (thin, thick):
+        volume = synth.scan_vertebra(micro, seed=11, n_slices=8)
+        rho = to_vbmd(volume[:, 100:200, 100:200], synth.SCANNER_CALIBRATION)
+        fractions.append(np.mean(rho > 450))
+    assert fractions[1] > 1.2 * fractions[0]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        synth.plan(n_donors=0)
+    with pytest.raises(ValueError):
+        synth.plan(levels=())
+    with pytest.raises(ValueError):
+        synth.scan_vertebra(synth.Microarchitecture(), seed=0, n_slices=0)
