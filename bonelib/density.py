@@ -151,7 +151,7 @@ def youngs_modulus(rho_ash: ArrayLike) -> NDArray:
     """
     rho = finite_array(rho_ash, "rho_ash")
     coefficient, exponent = POWER_LAW
-    bone = coefficient * np.minimum(rho, CLIP_DENSITY) ** exponent
+    bone = coefficient * np.clip(rho, MARROW_THRESHOLD, CLIP_DENSITY) ** exponent
     return np.where(rho < MARROW_THRESHOLD, MARROW_MODULUS, bone).astype(rho.dtype, copy=False)
 
 
