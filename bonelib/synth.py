@@ -33,7 +33,7 @@ function (XtremeCT: ≈ 130 µm FWHM, Boutroy et al. 2005, J Clin Endocrinol Met
 corrupted by Gaussian noise, and stored as integer grey values through an invented linear
 calibration. The scanned object is a section of the vertebral body: cancellous bone inside
 a cortical shell, so that the volume of interest must be found (:mod:`bonelib.voi`).
-To keep generation to a few seconds, the body is smaller in-plane (≈ 21 × 20 mm) than a real
+To keep generation to a few seconds, the body is smaller in-plane (21.5 × 20.5 mm) than a real
 lumbar body (≈ 45 × 33 mm); ``body_mm`` sets it.
 """
 
@@ -55,6 +55,9 @@ SLICE_PX = 182
 #: Invented scanner calibration (mg HA/cm³ per grey unit, mg HA/cm³).
 SCANNER_CALIBRATION = Calibration(slope=0.5, intercept=-300.0)
 LEVELS = ("T11", "T12", "L1")
+#: In-plane size of the scanned body section (mm): antero-posterior × lateral. With the
+#: outline rotated by up to 0.1 rad it always holds the 182 px VOI 1 mm clear of its surface.
+BODY_MM = (21.5, 20.5)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class VertebraSpec:
     seed: int
     microarchitecture: Microarchitecture
 
-    def scan(self, n_slices: int = 104, body_mm: tuple[float, float] = (20.5, 19.5)) -> "Vertebra":
+    def scan(self, n_slices: int = 104, body_mm: tuple[float, float] = BODY_MM) -> "Vertebra":
         """Generate the scan (a few seconds); see :func:`scan_vertebra`."""
         body = scan_vertebra(self.microarchitecture, self.seed, n_slices=n_slices, body_mm=body_mm)
         return Vertebra(spec=self, body=body)
@@ -240,7 +243,7 @@ def scan_vertebra(
     micro: Microarchitecture,
     seed: int,
     n_slices: int = 104,
-    body_mm: tuple[float, float] = (20.5, 19.5),
+    body_mm: tuple[float, float] = BODY_MM,
     calibration: Calibration = SCANNER_CALIBRATION,
 ) -> NDArray[np.int16]:
     """Generate and 'scan' one vertebral-body section: int16 grey values (slices, rows, cols).
@@ -265,7 +268,7 @@ def scan_vertebra(
     margin = 12
     plane = (int(2 * max(semi) + 2 * margin),) * 2
     centre = tuple(p / 2 + rng.uniform(-margin / 2, margin / 2) for p in plane)
-    outline = body_mask(plane, semi, centre, angle=rng.uniform(-0.15, 0.15))
+    outline = body_mask(plane, semi, centre, angle=rng.uniform(-0.1, 0.1))
     cortex_px = micro.cortex_mm / VOXEL_SIZE_MM
     inside = ndimage.distance_transform_edt(outline)
     shell = outline & (inside <= cortex_px)
@@ -367,7 +370,7 @@ def cohort(
     levels: Sequence[str] = LEVELS,
     seed: int = 0,
     n_slices: int = 104,
-    body_mm: tuple[float, float] = (20.5, 19.5),
+    body_mm: tuple[float, float] = BODY_MM,
 ) -> Iterator[Vertebra]:
     """Yield the scanned vertebrae of a synthetic cohort, one record per donor and level.
 
