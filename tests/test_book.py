@@ -7,7 +7,11 @@ import pytest
 
 HTML = Path(__file__).resolve().parent.parent / "_build" / "html"
 #: Regenerated figures: page → element ids of its plotly figures.
-FIGURES = {"book/generated/01_ct_images.html": ["figure-1", "cohort-parameters"]}
+FIGURES = {
+    "book/generated/01_ct_images.html": ["figure-1", "cohort-parameters"],
+    "book/generated/02_density_mapping.html": ["eq1", "figure-2"],
+    "book/generated/03_homogenisation.html": ["laminate", "fields"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,4 +37,5 @@ def test_plotly_is_shipped_once_and_offline(pages):
 
 
 def test_figure_captions_name_the_papers_figures(pages):
-    assert re.search(r"Figure 1 \(paper(’|')s Figure 1\)", pages["book/generated/01_ct_images.html"])
+    for number, page in ((1, "01_ct_images"), (2, "02_density_mapping")):
+        assert re.search(rf"Figure {number} \(paper(’|')s Figure {number}\)", pages[f"book/generated/{page}.html"])

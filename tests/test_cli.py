@@ -34,3 +34,27 @@ def test_errors_exit_2_and_write_nothing(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing.tif")]) == 2
     assert main(["synth", "--level", "C3", "--out", str(tmp_path / "x.npz")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.npy"]
+
+
+def test_homogenise_matches_the_library(tmp_path, capsys):
+    from bonelib.dataset import label
+    from bonelib.density import Calibration
+
+    rng = np.random.default_rng(0)
+    stack = rng.integers(400, 3000, size=(2, 12, 14)).astype(np.int16)
+    np.save(tmp_path / "stack.npy", stack)
+    assert main(["homogenise", str(tmp_path / "stack.npy"), "--calibration", "0.5,-300", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["slice"] for row in report["slices"]] == [0, 1]
+    expected = label(stack[1], Calibration(0.5, -300.0))
+    assert report["slices"][1]["E_eff"] == expected.E_eff
+    np.testing.assert_allclose(report["slices"][1]["C"], expected.C)
+    assert main(["homogenise", str(tmp_path / "stack.npy"), "--calibration", "0.5,-300"]) == 0
+    table = capsys.readouterr().out
+    assert "E_eff MPa" in table and "2 slice(s)" in table
+
+
+def test_homogenise_needs_a_calibration(tmp_path, capsys):
+    np.save(tmp_path / "image.npy", np.ones((8, 8)))
+    assert main(["homogenise", str(tmp_path / "image.npy")]) == 2
+    assert "--calibration" in capsys.readouterr().err
