@@ -10,7 +10,9 @@ Two backends, the fastest available chosen by ``"auto"``:
   (:func:`bonelib.fe.mesh.nested_dissection`), symmetric mode, no pivoting; always present.
 
 Both are exact direct methods: the solution is accurate to round-off, not to an iterative
-tolerance.
+tolerance. They run single-threaded (BLAS and OpenMP pools limited to one thread with
+threadpoolctl), so that a label is bit-identical whatever the machine's thread settings;
+parallelism comes from labelling several samples at once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
 
 Solve = Callable[[NDArray], NDArray]
 
@@ -30,6 +33,18 @@ except ImportError:  # optional backend
     _cholmod_analyze = None
 
 _symbolic_cache: dict[Hashable, object] = {}
+# Made after the optional backend is imported, so that its BLAS and OpenMP are seen.
+_threads = ThreadpoolController()
+
+
+def _single_threaded(solve: Solve) -> Solve:
+    """Wrap ``solve`` so that it runs with every thread pool limited to one thread."""
+
+    def wrapped(rhs: NDArray) -> NDArray:
+        with _threads.limit(limits=1):
+            return solve(rhs)
+
+    return wrapped
 
 
 def available() -> list[str]:
@@ -81,4 +96,5 @@ def factorize(matrix: sp.csr_matrix, solver: str = "auto", pattern: Hashable | N
         raise ValueError(f"solver must be one of 'auto', {', '.join(map(repr, _BACKENDS))}; got {solver!r}")
     if name not in available():
         raise ValueError(f"solver {name!r} is not installed here (available: {', '.join(available())})")
-    return _BACKENDS[name](matrix, pattern)
+    with _threads.limit(limits=1):
+        return _single_threaded(_BACKENDS[name](matrix, pattern))

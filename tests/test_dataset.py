@@ -1,0 +1,143 @@
+"""The dataset build: determinism, resumability, splits, errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import zarr
+
+from bonelib import dataset, synth
+from bonelib.density import Calibration
+
+TINY = dataset.Scale(n_donors=3, samples=12, test_donors=1, val_donors=1)
+
+
+def build_tiny(path, **kwargs):
+    return dataset.build(path, scale=TINY, scheduler="synchronous", progress=False, **kwargs)
+
+
+def read_all(path):
+    samples = dataset.load(path)
+    return {k: getattr(samples, k) for k in ("images", "E_eff", "nu_eff", "C", "bmd", "bv_tv", "tb_th", "slice")}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build_tiny(tmp_path_factory.mktemp("tiny") / "tiny.zarr")
+
+
+def test_labels_are_the_label_function(tiny):
+    samples = dataset.load(tiny)
+    assert len(samples) == 12 and samples.images.shape == (12, 182, 182, 1) and samples.images.dtype == np.float32
+    for index in (0, 7):
+        expected = dataset.label(samples.images[index, ..., 0], samples.calibration)
+        assert samples.E_eff[index] == expected.E_eff
+        np.testing.assert_array_equal(samples.C[index], expected.C)
+
+
+def test_splits_are_by_donor_and_cover_everything(tiny):
+    parts = {s: dataset.load(tiny, s, "donor", images=False) for s in dataset.SPLITS}
+    assert sum(len(p) for p in parts.values()) == 12
+    donors = {s: set(p.donor) for s, p in parts.items()}
+    assert not donors["test"] & (donors["train"] | donors["val"])
+    assert not donors["train"] & donors["val"]
+    random = {s: len(dataset.load(tiny, s, "random", images=False)) for s in dataset.SPLITS}
+    assert random == {s: len(parts[s]) for s in dataset.SPLITS}
+
+
+def test_deterministic(tiny, tmp_path):
+    again = build_tiny(tmp_path / "again.zarr")
+    first, second = read_all(tiny), read_all(again)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_resume_after_kill_equals_uninterrupted_build(tiny, tmp_path):
+    out = tmp_path / "killed.zarr"
+    code = (
+        "from bonelib import dataset; "
+        f"dataset.build({str(out)!r}, scale=dataset.Scale(3, 12, 1, 1), scheduler='synchronous', progress=False)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    vertebrae = out / "vertebrae"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (vertebrae.exists() and any(p.name.startswith("D") for p in vertebrae.iterdir())):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # mid-build: at least one vertebra done, not all
+    process.wait()
+    finished = [p for p in vertebrae.iterdir() if not p.name.startswith(".")]
+    assert 1 <= len(finished) < 9
+    with pytest.raises(ValueError, match="incomplete"):
+        dataset.load(out)
+    build_tiny(out)
+    assert not [p for p in vertebrae.iterdir() if p.name.startswith(".")]
+    resumed, reference = read_all(out), read_all(tiny)
+    for key in reference:
+        np.testing.assert_array_equal(resumed[key], reference[key])
+
+
+def test_a_different_dataset_at_the_output_is_refused(tiny):
+    with pytest.raises(ValueError, match="different dataset"):
+        dataset.build(tiny, scale=TINY, seed=1, scheduler="synchronous", progress=False)
+
+
+def test_a_foreign_folder_is_refused(tmp_path):
+    (tmp_path / "stuff.zarr").mkdir()
+    (tmp_path / "stuff.zarr" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="different dataset"):
+        build_tiny(tmp_path / "stuff.zarr")
+
+
+def test_dask_cluster_gives_the_same_store(tiny, tmp_path):
+    out = dataset.build(tmp_path / "dask.zarr", scale=TINY, n_workers=2, progress=False)
+    first, second = read_all(tiny), read_all(out)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_user_scans_folder(tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    specs = synth.plan(n_donors=3, seed=5)
+    for spec in specs[::3]:
+        body = spec.scan(n_slices=2).body
+        np.save(scans / f"{spec.donor}-{spec.level}.npy", body)  # whole body sections: the VOI is found
+    out = dataset.build(tmp_path / "mine.zarr", scans=scans, calibration=synth.SCANNER_CALIBRATION,
+                        scheduler="synchronous", progress=False)
+    samples = dataset.load(out)
+    assert len(samples) == 6 and sorted(set(samples.donor)) == ["D01", "D02", "D03"]
+    small = tmp_path / "small"
+    small.mkdir()
+    np.save(small / "D01-L1.npy", np.zeros((3, 120, 120), np.int16))
+    with pytest.raises(ValueError, match="182"):
+        dataset.build(tmp_path / "bad.zarr", scans=small, calibration=Calibration(1, 0), scheduler="synchronous")
+    with pytest.raises(ValueError, match="calibration"):
+        dataset.build(tmp_path / "bad.zarr", scans=scans, scheduler="synchronous")
+
+
+def test_describe_reports_against_the_paper(tiny):
+    summary = dataset.describe(tiny)
+    assert summary["samples"] == 12 and summary["paper"]["E_eff_median"] == 988.7
+    assert summary["E_eff"]["min"] <= summary["E_eff"]["median"] <= summary["E_eff"]["max"]
+    assert 0 <= summary["bmd_fit"]["r2"] <= 1
+
+
+def test_paper_scale_layout_matches_the_paper():
+    tasks = dataset._synthetic_tasks(dataset.SCALES["paper"], seed=0)
+    counts = np.array([t.n_slices for t in tasks])
+    assert len(tasks) == 105 and counts.sum() == 10_896 and set(counts) == {103, 104}
+    random = np.concatenate([t.split_random for t in tasks])
+    assert [int((random == k).sum()) for k in range(3)] == [8000, 2636, 260]
+    test_donors = {t.donor for t in tasks if t.split_donor == 2}
+    assert len(test_donors) == 1
+
+
+def test_load_errors(tmp_path, tiny):
+    with pytest.raises(FileNotFoundError):
+        dataset.load(tmp_path / "nothing.zarr")
+    with pytest.raises(ValueError, match="split"):
+        dataset.load(tiny, "everything")
