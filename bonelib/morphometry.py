@@ -27,12 +27,12 @@ def bone_volume_fraction(mask: ArrayLike) -> float:
     return float(mask.mean())
 
 
-def trabecular_thickness(mask: ArrayLike, voxel_size_mm: float) -> float:
+def trabecular_thickness(mask: ArrayLike, voxel_size_mm: float, margin: int = 20) -> float:
     """Mean 2D trabecular thickness Tb.Th (mm): twice the distance to marrow along the medial axis.
 
-    Periodic edges (the mask is tiled 3 × 3 before the medial axis is taken), so the value
-    is invariant under periodic shifts, like the FE label. Returns 0 for a mask without
-    bone and NaN when the mask is all bone.
+    Periodic edges (the mask is wrapped by ``margin`` pixels before the medial axis is taken),
+    so that trabeculae cut by the image border are measured whole, as the periodic FE cell
+    sees them. Returns 0 for a mask without bone and NaN when the mask is all bone.
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2 or mask.size == 0:
@@ -41,10 +41,10 @@ def trabecular_thickness(mask: ArrayLike, voxel_size_mm: float) -> float:
         return 0.0
     if mask.all():
         return float("nan")
-    rows, cols = mask.shape
-    tiled = np.tile(mask, (3, 3))
-    skeleton = medial_axis(tiled, rng=0)[rows : 2 * rows, cols : 2 * cols]  # fixed tie-breaking
-    distance = ndimage.distance_transform_edt(tiled)[rows : 2 * rows, cols : 2 * cols]
+    wrapped = np.pad(mask, margin, mode="wrap")
+    inside = (slice(margin, -margin), slice(margin, -margin))
+    skeleton = medial_axis(wrapped, rng=0)[inside]  # fixed tie-breaking: deterministic
+    distance = ndimage.distance_transform_edt(wrapped)[inside]
     return float(2 * distance[skeleton].mean() * voxel_size_mm)
 
 
