@@ -11,8 +11,9 @@ Voronoi tessellation whose cells are stretched along the superior–inferior axi
 normal, axis 0) and whose walls are randomly removed (perforated), most of all the
 horizontal ones:
 
-* cell size (in-plane) 0.7–0.8 mm, at the low end of the trabecular separation of elderly
-  vertebrae, Tb.Sp ≈ 0.8–1.2 mm (Hildebrand et al. 1999, J Bone Miner Res 14:1167);
+* cell size 1.2–1.35 mm, so that the marrow spaces between walls match the trabecular
+  separation of elderly vertebrae, Tb.Sp ≈ 0.8–1.2 mm (Hildebrand et al. 1999, J Bone Miner
+  Res 14:1167);
 * cell elongation along the axis 1.3–2.0, the range of the degree of anisotropy of vertebral
   cancellous bone (Hildebrand et al. 1999: DA ≈ 1.4–2.0);
 * wall thickness 3.1–3.4 voxels (250–280 µm) including partial volume;
@@ -292,7 +293,11 @@ def scan_vertebra(
     inside = ndimage.distance_transform_edt(outline)
     shell = outline & (inside <= cortex_px)
 
-    shape = (n_slices, *plane)
+    # Pad the slab by one cell height at each end and crop after the blur: slices near the
+    # ends of a slab see cells cut by its boundary, so without padding the structure of a
+    # slice would depend on how many slices are generated.
+    pad = int(np.ceil(micro.cell_mm / VOXEL_SIZE_MM * micro.elongation))
+    shape = (n_slices + 2 * pad, *plane)
     walls = voronoi_walls(shape, micro.cell_mm / VOXEL_SIZE_MM, micro.elongation,
                           micro.vertical_perforation, micro.horizontal_perforation, rng)
     if micro.plate_holes > 0:
@@ -308,8 +313,8 @@ def scan_vertebra(
 
     density = micro.marrow_density + fraction * (micro.tissue_density - micro.marrow_density)
     del fraction
-    density = ndimage.gaussian_filter(density, micro.psf_sigma_voxels, mode="nearest")
-    density += rng.normal(0.0, micro.noise_sd, size=shape).astype(np.float32)
+    density = ndimage.gaussian_filter(density, micro.psf_sigma_voxels, mode="nearest")[pad : pad + n_slices]
+    density += rng.normal(0.0, micro.noise_sd, size=density.shape).astype(np.float32)
     grey = np.rint(calibration.grey_of(density))
     info = np.iinfo(np.int16)
     return np.clip(grey, info.min, info.max).astype(np.int16)
@@ -330,7 +335,7 @@ def donor_microarchitecture(quality: float, rng: np.random.Generator) -> Microar
         return float(low + t * (high - low))
 
     return Microarchitecture(
-        cell_mm=scatter(0.8, 0.7),
+        cell_mm=scatter(1.35, 1.2),
         elongation=scatter(2.0, 1.3, sd=0.2),
         wall_voxels=scatter(3.1, 3.4),
         vertical_perforation=float(0.25 * rng.beta(1.2, 3.0)),

@@ -11,6 +11,7 @@ FIGURES = {
     "book/generated/01_ct_images.html": ["figure-1", "cohort-parameters"],
     "book/generated/02_density_mapping.html": ["eq1", "figure-2"],
     "book/generated/03_homogenisation.html": ["laminate", "fields"],
+    "book/generated/04_dataset.html": ["figure-4", "bmd-vs-modulus", "morphometry"],
 }
 
 
@@ -37,5 +38,5 @@ def test_plotly_is_shipped_once_and_offline(pages):
 
 
 def test_figure_captions_name_the_papers_figures(pages):
-    for number, page in ((1, "01_ct_images"), (2, "02_density_mapping")):
+    for number, page in ((1, "01_ct_images"), (2, "02_density_mapping"), (4, "04_dataset")):
         assert re.search(rf"Figure {number} \(paper(’|')s Figure {number}\)", pages[f"book/generated/{page}.html"])
