@@ -272,27 +272,43 @@ def _provenance() -> dict:
     return {"versions": versions, "git_revision": revision, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+#: Modules whose code decides the images and labels; a change to any of them makes a new dataset.
+LABEL_CODE = ("synth.py", "voi.py", "density.py", "morphometry.py", "dataset.py", "fe")
+
+
+def code_fingerprint() -> str:
+    """Hash of the bonelib sources that generate and label the samples."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for name in LABEL_CODE:
+        for source in sorted((package / name).rglob("*.py")) if (package / name).is_dir() else [package / name]:
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _fingerprint(parameters: dict) -> str:
     return hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _prepare(out: Path, parameters: dict, tasks: list[Task]):
-    """Open or create the store; refuse a store that holds a different dataset."""
+def _prepare(out: Path, parameters: dict, tasks: list[Task], replace: bool):
+    """Open or create the store; refuse (or, with ``replace``, rebuild) one that holds another dataset."""
     import zarr
 
     fingerprint = _fingerprint(parameters)
     if out.exists():
         try:
             root = zarr.open_group(str(out), mode="r+")
-            stored = root.attrs.get("fingerprint")
+            stored, theirs = root.attrs.get("fingerprint"), root.attrs.get("parameters")
         except Exception:
-            stored = None
-        if stored != fingerprint:
+            stored, theirs = None, None
+        if stored == fingerprint:
+            return root
+        if not (replace and stored is not None):
             raise ValueError(
-                f"{out} exists and holds a different dataset (or none): its parameters are "
-                f"{root.attrs.get('parameters') if stored else 'unreadable'}; choose another output path or delete it"
+                f"{out} exists and holds a different dataset ({'parameters ' + str(theirs) if stored else 'not a bonelib dataset'});"
+                " choose another output path or delete it"
             )
-        return root
+        shutil.rmtree(out)
     root = zarr.open_group(str(out), mode="w")
     root.attrs.update({"format": FORMAT_VERSION, "fingerprint": fingerprint, "parameters": parameters,
                        "vertebrae": [t.key for t in tasks], "complete": False})
@@ -310,6 +326,7 @@ def build(
     split: str = "donor",
     n_workers: int | None = None,
     progress: bool = True,
+    replace: bool = False,
 ) -> Path:
     """Build (or resume) a labelled dataset in a Zarr store.
 
@@ -336,6 +353,10 @@ def build(
         Workers of the local cluster (default: the number of cores).
     progress : bool
         Show a progress bar (samples).
+    replace : bool
+        Rebuild a store that holds another bonelib dataset (other parameters, or labels made
+        by other code) instead of refusing it. A folder that is not a bonelib dataset is
+        never deleted.
 
     Returns
     -------
@@ -355,8 +376,8 @@ def build(
         chosen = SCALES[scale] if isinstance(scale, str) else scale
         tasks = _synthetic_tasks(chosen, seed)
         parameters = {"scale": scale if isinstance(scale, str) else asdict(chosen), "seed": seed}
-    parameters["format"] = FORMAT_VERSION
-    root = _prepare(out, parameters, tasks)
+    parameters.update(format=FORMAT_VERSION, code=code_fingerprint())
+    root = _prepare(out, parameters, tasks, replace)
     vertebrae = out / "vertebrae"
     for stale in vertebrae.glob(".partial-*"):
         shutil.rmtree(stale, ignore_errors=True)

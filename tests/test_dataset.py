@@ -141,3 +141,20 @@ def test_load_errors(tmp_path, tiny):
         dataset.load(tmp_path / "nothing.zarr")
     with pytest.raises(ValueError, match="split"):
         dataset.load(tiny, "everything")
+
+
+def test_replace_rebuilds_only_bonelib_stores(tmp_path):
+    out = build_tiny(tmp_path / "store.zarr")
+    other = dataset.Scale(n_donors=3, samples=9, test_donors=1, val_donors=1)
+    dataset.build(out, scale=other, scheduler="synchronous", progress=False, replace=True)
+    assert len(dataset.load(out)) == 9
+    foreign = tmp_path / "foreign.zarr"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a bonelib dataset"):
+        dataset.build(foreign, scale=TINY, scheduler="synchronous", progress=False, replace=True)
+    assert (foreign / "keep.txt").read_text() == "mine"
+
+
+def test_code_fingerprint_is_part_of_the_parameters(tiny):
+    assert zarr.open_group(str(tiny), mode="r").attrs["parameters"]["code"] == dataset.code_fingerprint()
