@@ -165,6 +165,26 @@ class Vertebra:
     _voi: object = field(default=None, repr=False)
 
     @property
+    def donor(self) -> str:
+        """Donor id, e.g. ``"D07"``."""
+        return self.spec.donor
+
+    @property
+    def age(self) -> float:
+        """Donor age (years)."""
+        return self.spec.age
+
+    @property
+    def level(self) -> str:
+        """Spinal level."""
+        return self.spec.level
+
+    @property
+    def seed(self) -> int:
+        """Seed of this vertebra's generator."""
+        return self.spec.seed
+
+    @property
     def voi(self):
         """The cancellous volume of interest, found by :func:`bonelib.voi.cancellous_voi`."""
         if self._voi is None:

@@ -99,6 +99,14 @@ def test_dask_cluster_gives_the_same_store(tiny, tmp_path):
         np.testing.assert_array_equal(first[key], second[key])
 
 
+def test_existing_cluster_by_address(tiny, tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        out = dataset.build(tmp_path / "remote.zarr", scale=TINY, scheduler=cluster.scheduler_address, progress=False)
+    np.testing.assert_array_equal(read_all(out)["E_eff"], read_all(tiny)["E_eff"])
+
+
 def test_user_scans_folder(tmp_path):
     scans = tmp_path / "scans"
     scans.mkdir()

@@ -26,6 +26,13 @@ def test_plan_is_deterministic_and_extends():
     assert synth.plan(2, seed=7) != synth.plan(2, seed=8)
 
 
+def test_cohort_records(vertebra):
+    first = next(synth.cohort(n_donors=1, seed=3, n_slices=12))
+    assert (first.donor, first.level, first.age, first.seed) == (vertebra.donor, "T11", vertebra.age, vertebra.seed)
+    assert first.volume.shape == (12, 182, 182) and first.calibration == synth.SCANNER_CALIBRATION
+    np.testing.assert_array_equal(first.body, vertebra.body)
+
+
 def test_scan_is_bit_identical_for_a_seed(vertebra):
     again = synth.plan(n_donors=1, seed=3)[0].scan(n_slices=12)
     np.testing.assert_array_equal(again.body, vertebra.body)
