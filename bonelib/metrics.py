@@ -1,0 +1,102 @@
+"""Agreement between predicted and FE moduli (paper section 2.4, Eq. 7).
+
+Every metric comes with a bootstrap 95 % interval (resampling the samples with
+replacement, a fixed seed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bonelib._checks import finite_array
+
+
+def _pair(predicted: ArrayLike, reference: ArrayLike) -> tuple[NDArray, NDArray]:
+    p = finite_array(predicted, "predicted", ndim=1).astype(np.float64)
+    r = finite_array(reference, "reference", ndim=1).astype(np.float64)
+    if p.shape != r.shape:
+        raise ValueError(f"predicted and reference differ in length: {p.size} and {r.size}")
+    if p.size < 2:
+        raise ValueError("at least two samples are needed")
+    return p, r
+
+
+def r_squared(predicted: ArrayLike, reference: ArrayLike) -> float:
+    """Coefficient of determination of the predictions, 1 − SS_res / SS_tot (about the mean of the reference)."""
+    p, r = _pair(predicted, reference)
+    return float(1 - np.sum((r - p) ** 2) / np.sum((r - r.mean()) ** 2))
+
+
+def regression(predicted: ArrayLike, reference: ArrayLike) -> tuple[float, float]:
+    """Slope and intercept (MPa) of the least-squares line of predicted on reference (Figure 7)."""
+    p, r = _pair(predicted, reference)
+    slope, intercept = np.polyfit(r, p, 1)
+    return float(slope), float(intercept)
+
+
+def mean_absolute_error(predicted: ArrayLike, reference: ArrayLike) -> float:
+    """MAE (unit of the inputs, MPa for moduli), Eq. 6."""
+    p, r = _pair(predicted, reference)
+    return float(np.mean(np.abs(p - r)))
+
+
+def relative_prediction_error(predicted: ArrayLike, reference: ArrayLike) -> NDArray:
+    """RPE = |P − P_FE| / P_FE per sample, Eq. 7; the reference must be positive."""
+    p, r = _pair(predicted, reference)
+    if np.any(r <= 0):
+        raise ValueError("the reference moduli must be positive for relative errors")
+    return np.abs(p - r) / r
+
+
+METRICS: dict[str, Callable[[NDArray, NDArray], float]] = {
+    "r2": r_squared,
+    "slope": lambda p, r: regression(p, r)[0],
+    "intercept": lambda p, r: regression(p, r)[1],
+    "mae": mean_absolute_error,
+    "rpe50": lambda p, r: float(np.percentile(relative_prediction_error(p, r), 50)),
+    "rpe95": lambda p, r: float(np.percentile(relative_prediction_error(p, r), 95)),
+}
+
+
+def bootstrap(metric: Callable[[NDArray, NDArray], float], predicted: ArrayLike, reference: ArrayLike,
+              n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """A metric and its bootstrap 95 % interval: (value, low, high)."""
+    p, r = _pair(predicted, reference)
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, p.size, size=(n_resamples, p.size))
+    values = np.array([metric(p[i], r[i]) for i in indices])
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(metric(p, r)), float(low), float(high)
+
+
+def report(predicted: ArrayLike, reference: ArrayLike, path: str | Path | None = None,
+           n_resamples: int = 1000, seed: int = 0, **extra) -> dict:
+    """Every metric with its interval, as a dict; written as JSON to ``path`` if given.
+
+    Parameters
+    ----------
+    predicted, reference : array_like
+        Predicted and FE moduli (MPa), one per sample.
+    path : path, optional
+        JSON file to write (atomically).
+    n_resamples, seed : int
+        Bootstrap resamples and their seed.
+    **extra
+        Further entries stored as they are (model name, split, timings...).
+    """
+    p, r = _pair(predicted, reference)
+    result = {name: dict(zip(("value", "low", "high"), bootstrap(metric, p, r, n_resamples, seed)))
+              for name, metric in METRICS.items()}
+    result["n"] = int(p.size)
+    result.update(extra)
+    if path is not None:
+        from bonelib._files import atomic_path
+
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(result, indent=1))
+    return result

@@ -1,0 +1,62 @@
+import json
+
+import numpy as np
+import pytest
+
+from bonelib import metrics
+from bonelib.baselines import DensityRegression, PowerLaw
+
+
+def test_perfect_and_known_predictions():
+    reference = np.array([100.0, 200.0, 400.0, 800.0])
+    assert metrics.r_squared(reference, reference) == 1.0
+    assert metrics.regression(reference, reference) == pytest.approx((1.0, 0.0), abs=1e-9)
+    biased = 1.1 * reference
+    np.testing.assert_allclose(metrics.relative_prediction_error(biased, reference), 0.1)
+    assert metrics.mean_absolute_error(biased, reference) == pytest.approx(0.1 * reference.mean())
+    # predicting the mean gives R² = 0
+    assert metrics.r_squared(np.full(4, reference.mean()), reference) == pytest.approx(0.0)
+    slope, intercept = metrics.regression(0.5 * reference + 30, reference)
+    assert slope == pytest.approx(0.5) and intercept == pytest.approx(30)
+
+
+def test_bootstrap_interval_contains_the_value_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (50, 800):
+        reference = rng.uniform(100, 2000, n)
+        predicted = reference * (1 + rng.normal(0, 0.1, n))
+        value, low, high = metrics.bootstrap(metrics.METRICS["rpe50"], predicted, reference, n_resamples=300)
+        assert low <= value <= high
+        widths.append(high - low)
+    assert widths[1] < widths[0]
+
+
+def test_report_writes_json(tmp_path):
+    reference = np.linspace(100, 1000, 30)
+    result = metrics.report(reference * 1.05, reference, path=tmp_path / "m.json", n_resamples=100, model="test")
+    stored = json.loads((tmp_path / "m.json").read_text())
+    assert stored == result and stored["n"] == 30 and stored["model"] == "test"
+    assert stored["rpe95"]["value"] == pytest.approx(0.05)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError):
+        metrics.r_squared([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        metrics.relative_prediction_error([1.0, 2.0], [0.0, 1.0])
+    with pytest.raises(ValueError):
+        metrics.r_squared([np.nan, 1.0], [1.0, 2.0])
+
+
+def test_baselines_recover_their_laws():
+    rng = np.random.default_rng(1)
+    bmd = rng.uniform(100, 600, 200)
+    model = DensityRegression().fit(bmd, 3.0 * bmd - 50)
+    assert (model.slope, model.intercept) == pytest.approx((3.0, -50.0))
+    bv_tv, tb_th = rng.uniform(0.1, 0.6, 200), rng.uniform(0.1, 0.5, 200)
+    law = PowerLaw().fit(bv_tv, tb_th, 5000 * bv_tv**2.1 * tb_th**0.4)
+    assert (np.exp(law.log_a), law.k, law.m) == pytest.approx((5000, 2.1, 0.4), rel=1e-9)
+    np.testing.assert_allclose(law.predict(bv_tv[:3], tb_th[:3]), 5000 * bv_tv[:3] ** 2.1 * tb_th[:3] ** 0.4)
+    with pytest.raises(ValueError):
+        PowerLaw().predict([0.2], [0.3])
