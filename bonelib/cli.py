@@ -110,6 +110,65 @@ def _dataset_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from bonelib.training import train
+
+    try:
+        result = train(args.model, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                       seed=args.seed, scheme=args.split, verbose=1 if sys.stdout.isatty() else 2)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the best model so far is in {args.out / 'model.keras'}; "
+              "run the same command again to resume", file=sys.stderr)
+        return 130
+    print(f"test ({result['test_samples']} samples): R² {result['r2']['value']:.3f}, slope {result['slope']['value']:.3f}, "
+          f"MAE {result['mae']['value']:.1f} MPa, RPE50 {result['rpe50']['value']:.3f}, "
+          f"RPE95 {result['rpe95']['value']:.3f}; training {result['training_seconds']:.0f} s; "
+          f"written to {args.out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import time
+
+    import keras
+
+    from bonelib import cnn
+    from bonelib.density import to_vbmd
+    from bonelib.io import load_scan
+
+    model_file = args.model / "model.keras" if args.model.is_dir() else args.model
+    if not model_file.exists():
+        raise ValueError(f"{model_file}: no trained model here (train one with `bonelib train`)")
+    image, _ = load_scan(args.scan)
+    calibration = args.calibration or _stored_calibration(args.scan)
+    if calibration is None:
+        raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
+    slices = image[None] if image.ndim == 2 else image
+    side = cnn.INPUT_SHAPE[0]
+    if slices.shape[1:] != (side, side):
+        if not args.crop:
+            raise ValueError(f"the model takes {side} × {side} px slices, got {slices.shape[1]} × {slices.shape[2]}; "
+                             f"use --crop to take the central {side} × {side} px")
+        if min(slices.shape[1:]) < side:
+            raise ValueError(f"slices of {slices.shape[1]} × {slices.shape[2]} px are smaller than {side} × {side}")
+        r0, c0 = (slices.shape[1] - side) // 2, (slices.shape[2] - side) // 2
+        slices = slices[:, r0:r0 + side, c0:c0 + side]
+    rho = to_vbmd(slices, calibration).astype(np.float32)[..., None]
+    model = keras.saving.load_model(model_file)
+    start = time.perf_counter()
+    moduli = cnn.predict(model, rho)
+    seconds = time.perf_counter() - start
+    if args.json:
+        print(json.dumps({"scan": str(args.scan), "model": str(model_file), "seconds": seconds,
+                          "E_eff": moduli.tolist()}))
+        return 0
+    print(f"{'slice':>5} {'E_eff MPa':>11}")
+    for index, value in enumerate(moduli):
+        print(f"{index:>5} {value:>11.4g}")
+    print(f"{len(moduli)} slice(s) in {seconds:.2f} s ({seconds / len(moduli) * 1000:.1f} ms per slice)")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     from bonelib.io import load_scan
 
@@ -225,6 +284,28 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("path", type=Path, help="dataset store")
     describe.add_argument("--json", action="store_true", help="print one JSON object")
     describe.set_defaults(run=_dataset_describe)
+
+    training = commands.add_parser("train", help="train a CNN on a dataset; resumable",
+                                   description="Train the paper's CNN or the improved one on the train split, "
+                                   "keep the best model by validation loss, and report test metrics. "
+                                   "Ctrl-C keeps the best model; the same command resumes.")
+    training.add_argument("--model", choices=("paper", "improved"), required=True, help="which network")
+    training.add_argument("--data", type=Path, required=True, help="dataset store (bonelib dataset build)")
+    training.add_argument("--epochs", type=int, required=True, help="total epochs (paper: 200)")
+    training.add_argument("--out", type=Path, required=True, help="output folder (model.keras, history.csv, metrics.json)")
+    training.add_argument("--batch-size", type=int, default=128, help="samples per batch (default 128, as the paper)")
+    training.add_argument("--split", choices=("donor", "random"), help="split scheme (default: the dataset's)")
+    training.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    training.set_defaults(run=_train)
+
+    prediction = commands.add_parser("predict", help="E_eff of a 2D image or of each slice of a stack by a trained CNN")
+    prediction.add_argument("scan", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz")
+    prediction.add_argument("--model", type=Path, required=True, help="folder written by `bonelib train`, or a .keras file")
+    prediction.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
+                            help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
+    prediction.add_argument("--crop", action="store_true", help="take the central 182 × 182 px of larger slices")
+    prediction.add_argument("--json", action="store_true", help="print one JSON object")
+    prediction.set_defaults(run=_predict)
 
     voi = commands.add_parser("voi", help="crop the cancellous volume of interest from a vertebral scan")
     voi.add_argument("scan", type=Path, help="scan file or folder, axial slices along the first axis")

@@ -27,14 +27,23 @@ def _pair(predicted: ArrayLike, reference: ArrayLike) -> tuple[NDArray, NDArray]
 
 
 def r_squared(predicted: ArrayLike, reference: ArrayLike) -> float:
-    """Coefficient of determination of the predictions, 1 − SS_res / SS_tot (about the mean of the reference)."""
+    """Coefficient of determination of the predictions, 1 − SS_res / SS_tot (about the mean of the reference).
+
+    NaN when the reference does not vary (R² is undefined).
+    """
     p, r = _pair(predicted, reference)
-    return float(1 - np.sum((r - p) ** 2) / np.sum((r - r.mean()) ** 2))
+    total = np.sum((r - r.mean()) ** 2)
+    return float(1 - np.sum((r - p) ** 2) / total) if total > 0 else float("nan")
 
 
 def regression(predicted: ArrayLike, reference: ArrayLike) -> tuple[float, float]:
-    """Slope and intercept (MPa) of the least-squares line of predicted on reference (Figure 7)."""
+    """Slope and intercept (MPa) of the least-squares line of predicted on reference (Figure 7).
+
+    NaN when the reference does not vary.
+    """
     p, r = _pair(predicted, reference)
+    if np.ptp(r) == 0:
+        return float("nan"), float("nan")
     slope, intercept = np.polyfit(r, p, 1)
     return float(slope), float(intercept)
 
@@ -65,12 +74,15 @@ METRICS: dict[str, Callable[[NDArray, NDArray], float]] = {
 
 def bootstrap(metric: Callable[[NDArray, NDArray], float], predicted: ArrayLike, reference: ArrayLike,
               n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """A metric and its bootstrap 95 % interval: (value, low, high)."""
+    """A metric and its bootstrap 95 % interval: (value, low, high).
+
+    Resamples where the metric is undefined (NaN) are left out of the interval.
+    """
     p, r = _pair(predicted, reference)
     rng = np.random.default_rng(seed)
     indices = rng.integers(0, p.size, size=(n_resamples, p.size))
     values = np.array([metric(p[i], r[i]) for i in indices])
-    low, high = np.percentile(values, [2.5, 97.5])
+    low, high = np.nanpercentile(values, [2.5, 97.5])
     return float(metric(p, r)), float(low), float(high)
 
 

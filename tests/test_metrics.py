@@ -60,3 +60,10 @@ def test_baselines_recover_their_laws():
     np.testing.assert_allclose(law.predict(bv_tv[:3], tb_th[:3]), 5000 * bv_tv[:3] ** 2.1 * tb_th[:3] ** 0.4)
     with pytest.raises(ValueError):
         PowerLaw().predict([0.2], [0.3])
+
+
+def test_undefined_when_the_reference_does_not_vary():
+    assert np.isnan(metrics.r_squared([1.0, 2.0], [5.0, 5.0]))
+    assert all(np.isnan(metrics.regression([1.0, 2.0], [5.0, 5.0])))
+    value, low, high = metrics.bootstrap(metrics.METRICS["r2"], [1.0, 2.1, 2.9], [1.0, 2.0, 3.0], n_resamples=200)
+    assert low <= value <= high and np.isfinite(low)

@@ -1,0 +1,210 @@
+"""CNNs that predict the effective modulus of a slice (paper section 2.3).
+
+Both models take the ρ_HA image (mg HA/cm³, the calibrated grey values: a model then
+transfers between scanners) of shape (182, 182, 1) and return E_eff in MPa.
+
+:func:`paper_model` follows the paper; where it is silent we chose, and say so:
+
+- 8 convolutions 3 × 3 in four blocks of two, filters 16, 32, 64, 128 (not given);
+- each convolution followed by batch normalisation and ReLU (activation not given);
+- 2 × 2 max pooling after each block, 20 % dropout after each pooling (as in the paper);
+- 4 fully connected layers: 256, 128, 64 ReLU units (not given) and the output;
+- input standardised with the training set's mean and variance (not given);
+- output in MPa through a fixed ×1000 scale, so that the last layer works in GPa;
+- loss: mean absolute error in MPa (Eq. 6); Adam, learning rate 10⁻³ (optimiser not given);
+  batch 128, 200 epochs.
+
+:func:`improved_model` uses what the physics guarantees. The FE label is exactly invariant
+under periodic shifts, flips and 90° rotations of the image (the cell is periodic), so:
+circular padding in every convolution; global average pooling (no position dependence);
+random periodic shifts, flips and rotations as free augmentation during training; and,
+at prediction, the average over the eight flips and rotations, which makes the prediction
+exactly invariant to them. A strided stem (182 → 91 px) keeps it cheap on a CPU. It learns
+log E with an absolute-error loss, i.e. the relative error that RPE measures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+import keras
+from keras import layers, ops
+
+#: Side of a sample (px).
+INPUT_SHAPE = (182, 182, 1)
+
+
+@keras.saving.register_keras_serializable(package="bonelib")
+class CircularPad2D(layers.Layer):
+    """Pad the two spatial axes periodically by ``width`` pixels on each side."""
+
+    def __init__(self, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.width = int(width)
+
+    def call(self, x):
+        w = self.width
+        x = ops.concatenate([x[:, -w:], x, x[:, :w]], axis=1)
+        return ops.concatenate([x[:, :, -w:], x, x[:, :, :w]], axis=2)
+
+    def compute_output_shape(self, shape):
+        grow = lambda n: None if n is None else n + 2 * self.width  # noqa: E731
+        return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="bonelib")
+class PeriodicAugment(layers.Layer):
+    """During training, a random periodic shift, flip and 90° rotation of each batch.
+
+    These leave the FE label unchanged (square images, periodic cell), so they are exact
+    augmentations. Inactive at inference.
+    """
+
+    def __init__(self, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        size = ops.shape(x)[1]
+        shifts = keras.random.randint((2,), 0, size, seed=self.generator)
+        x = ops.roll(ops.roll(x, shifts[0], axis=1), shifts[1], axis=2)
+        coins = keras.random.uniform((3,), seed=self.generator)
+        x = ops.where(coins[0] < 0.5, ops.flip(x, axis=1), x)
+        x = ops.where(coins[1] < 0.5, ops.flip(x, axis=2), x)
+        return ops.where(coins[2] < 0.5, ops.transpose(x, (0, 2, 1, 3)), x)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="bonelib")
+class Exponential(layers.Layer):
+    """exp(x) · scale: from a log-modulus to MPa."""
+
+    def __init__(self, scale: float = 1000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, x):
+        return ops.exp(x) * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="bonelib")
+def log_absolute_error(y_true, y_pred):
+    """Mean |log y_pred − log y_true|: the relative error, symmetric in over- and under-prediction."""
+    return ops.mean(ops.abs(ops.log(y_pred) - ops.log(ops.maximum(y_true, 1e-6))), axis=-1)
+
+
+def _normalization(mean: float, variance: float) -> layers.Layer:
+    return layers.Normalization(mean=mean, variance=variance, name="standardise")
+
+
+def paper_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, mean: float = 0.0, variance: float = 1.0,
+                filters: tuple[int, ...] = (16, 32, 64, 128), dense: tuple[int, ...] = (256, 128, 64),
+                learning_rate: float = 1e-3) -> keras.Model:
+    """The paper's network (see the module docstring for every choice).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (rows, cols, 1).
+    mean, variance : float
+        Statistics of the training images (mg HA/cm³ and its square) for standardisation.
+    filters : tuple of int
+        Filters of the four convolution blocks.
+    dense : tuple of int
+        Units of the three hidden fully connected layers.
+    learning_rate : float
+        Adam's learning rate.
+    """
+    inputs = keras.Input(input_shape, name="rho_ha")
+    x = _normalization(mean, variance)(inputs)
+    for width in filters:
+        for _ in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(0.2)(x)
+    x = layers.Flatten()(x)
+    for units in dense:
+        x = layers.Dense(units, activation="relu")(x)
+    outputs = layers.Rescaling(1000.0, name="to_mpa")(layers.Dense(1, name="modulus_gpa")(x))
+    model = keras.Model(inputs, outputs, name="paper")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mae", metrics=["mae"])
+    return model
+
+
+def _circular_conv(x, filters: int, kernel: int, strides: int = 1):
+    x = CircularPad2D(kernel // 2)(x)
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="valid", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(x)
+
+
+def improved_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, mean: float = 0.0, variance: float = 1.0,
+                   widths: tuple[int, ...] = (24, 48, 96), learning_rate: float = 2e-3, seed: int = 0) -> keras.Model:
+    """A periodic, pooled CNN with symmetry augmentation, cheap enough to train on a CPU.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (rows, cols, 1).
+    mean, variance : float
+        Statistics of the training images for standardisation.
+    widths : tuple of int
+        Filters of the stages after the stem; each stage halves the resolution.
+    learning_rate : float
+        Adam's learning rate.
+    seed : int
+        Seed of the augmentation.
+    """
+    inputs = keras.Input(input_shape, name="rho_ha")
+    x = _normalization(mean, variance)(inputs)
+    x = PeriodicAugment(seed)(x)
+    x = _circular_conv(x, 16, 5, strides=2)  # stem: 182 → 91
+    for width in widths:
+        x = _circular_conv(x, width, 3, strides=2)
+        x = _circular_conv(x, width, 3)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = Exponential(1000.0, name="to_mpa")(layers.Dense(1, name="log_modulus_gpa")(x))
+    model = keras.Model(inputs, outputs, name="improved")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=log_absolute_error, metrics=["mae"])
+    return model
+
+
+MODELS = {"paper": paper_model, "improved": improved_model}
+
+
+def dihedral(images: NDArray) -> list[NDArray]:
+    """The eight flips and 90° rotations of a batch of square images (N, H, W, C)."""
+    turns = [np.rot90(images, k, axes=(1, 2)) for k in range(4)]
+    return turns + [np.flip(t, axis=2) for t in turns]
+
+
+def predict(model: keras.Model, rho_ha: NDArray, symmetrise: bool | None = None, batch_size: int = 64) -> NDArray:
+    """E_eff (MPa) of images of ρ_HA, shape (N, 182, 182, 1).
+
+    With ``symmetrise`` (default: for the improved model), the prediction is the mean over
+    the eight flips and rotations of each image: exactly invariant to them, like the label.
+    """
+    images = np.asarray(rho_ha, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1:] != tuple(model.input_shape[1:]):
+        raise ValueError(f"expected images of shape (N, {', '.join(map(str, model.input_shape[1:]))}), got {images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("images hold NaN or infinite values")
+    symmetrise = model.name == "improved" if symmetrise is None else symmetrise
+    views = dihedral(images) if symmetrise else [images]
+    outputs = [model.predict(np.ascontiguousarray(v), batch_size=batch_size, verbose=0)[:, 0] for v in views]
+    return np.mean(outputs, axis=0).astype(np.float64)

@@ -1,0 +1,96 @@
+"""The CNNs: architecture, exact symmetries, resumable training, and learning at ci scale."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+keras = pytest.importorskip("keras")
+
+from bonelib import cnn, dataset  # noqa: E402
+from bonelib.training import train  # noqa: E402
+
+from tests.test_dataset import TINY  # noqa: E402
+
+
+def count(model, kind):
+    return sum(isinstance(layer, kind) for layer in model.layers)
+
+
+def test_paper_model_has_the_papers_layers():
+    model = cnn.paper_model()
+    assert count(model, keras.layers.Conv2D) == 8
+    assert count(model, keras.layers.MaxPooling2D) == 4
+    assert count(model, keras.layers.Dense) == 4
+    assert count(model, keras.layers.BatchNormalization) == 8
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.2] * 4
+    assert model.output_shape == (None, 1) and model.input_shape == (None, 182, 182, 1)
+
+
+def test_circular_padding_is_numpy_wrap():
+    x = np.arange(2 * 5 * 6 * 1, dtype=np.float32).reshape(2, 5, 6, 1)
+    padded = np.asarray(cnn.CircularPad2D(2)(x))
+    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="wrap"))
+
+
+def test_improved_prediction_is_exactly_invariant_to_flips_and_rotations():
+    rng = np.random.default_rng(0)
+    model = cnn.improved_model(mean=300.0, variance=1e4)
+    images = rng.uniform(0, 900, (3, 182, 182, 1)).astype(np.float32)
+    reference = cnn.predict(model, images)
+    for view in cnn.dihedral(images)[1:]:
+        np.testing.assert_allclose(cnn.predict(model, np.ascontiguousarray(view)), reference, rtol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        cnn.predict(model, images[:, :100])
+    with pytest.raises(ValueError, match="NaN"):
+        cnn.predict(model, np.full((1, 182, 182, 1), np.nan, np.float32))
+
+
+def test_models_save_and_load(tmp_path):
+    for build in (cnn.paper_model, cnn.improved_model):
+        model = build(mean=100.0, variance=400.0)
+        model.save(tmp_path / f"{model.name}.keras")
+        loaded = keras.saving.load_model(tmp_path / f"{model.name}.keras")
+        x = np.random.default_rng(1).uniform(0, 500, (2, 182, 182, 1)).astype(np.float32)
+        np.testing.assert_allclose(cnn.predict(loaded, x), cnn.predict(model, x), rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return dataset.build(tmp_path_factory.mktemp("cnn") / "tiny.zarr", scale=TINY, scheduler="synchronous",
+                         progress=False)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes(tiny, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train("paper", tiny, out, epochs=4, batch_size=4, verbose=0, callbacks=[Interrupt()])
+    assert (out / "model.keras").exists()  # the best model so far is usable
+    train("paper", tiny, out, epochs=4, batch_size=4, verbose=0)
+    with open(out / "history.csv", newline="") as handle:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
+    assert epochs == [0, 1, 2, 3]  # resumed at epoch 2, not restarted
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 4
+    with pytest.raises(ValueError, match="finished run"):
+        train("paper", tiny, out, epochs=4, verbose=0)
+
+
+def test_improved_model_beats_the_mean_at_ci_scale(tmp_path):
+    store = dataset.build("artefacts/ci/dataset.zarr", scale="ci", progress=False, replace=True)
+    result = train("improved", store, tmp_path / "ci", epochs=15, batch_size=32, verbose=0)
+    training = dataset.load(store, "train", images=False)
+    test = dataset.load(store, "test", images=False)
+    mean_predictor = np.mean(np.abs(test.E_eff - training.E_eff.mean()))
+    assert result["mae"]["value"] < 0.9 * mean_predictor
+    with open(tmp_path / "ci" / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 15 and {"loss", "val_loss", "mae", "val_mae"} <= set(rows[0])
