@@ -58,3 +58,25 @@ def test_homogenise_needs_a_calibration(tmp_path, capsys):
     np.save(tmp_path / "image.npy", np.ones((8, 8)))
     assert main(["homogenise", str(tmp_path / "image.npy")]) == 2
     assert "--calibration" in capsys.readouterr().err
+
+
+def test_predict_with_a_saved_model(tmp_path, capsys):
+    keras = __import__("pytest").importorskip("keras")
+    from bonelib import cnn
+
+    model = cnn.improved_model(mean=300.0, variance=1e4)
+    model.save(tmp_path / "model.keras")
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "two.npy", rng.integers(600, 3000, (2, 182, 182)).astype(np.int16))
+    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["E_eff"]) == 2 and all(value > 0 for value in report["E_eff"])
+    np.save(tmp_path / "big.npy", rng.integers(600, 3000, (200, 210)).astype(np.int16))
+    assert main(["predict", str(tmp_path / "big.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300"]) == 2
+    assert "--crop" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "big.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
+                 "--crop"]) == 0
+    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "none"), "--calibration", "1,0"]) == 2
+    assert "no trained model" in capsys.readouterr().err
+    del keras
