@@ -148,7 +148,7 @@ def paper_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, mean: float = 0
 def _circular_conv(x, filters: int, kernel: int, strides: int = 1):
     x = CircularPad2D(kernel // 2)(x)
     x = layers.Conv2D(filters, kernel, strides=strides, padding="valid", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.Activation("relu")(x)
 
 

@@ -403,7 +403,7 @@ def _run(tasks: list[Task], vertebrae: str, scheduler: str | None, n_workers: in
 
         if scheduler is None:
             cluster = LocalCluster(n_workers=n_workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None,
+                                   dashboard_address=":0",
                                    env={v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
             client = Client(cluster)
         else:

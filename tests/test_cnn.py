@@ -85,12 +85,14 @@ def test_interrupted_training_resumes(tiny, tmp_path):
 
 
 def test_improved_model_beats_the_mean_at_ci_scale(tmp_path):
+    # The random split: with 4 training donors, generalising to an unseen donor is beyond a
+    # CI-sized run (it is measured at paper scale); here the path train → evaluate must learn.
     store = dataset.build("artefacts/ci/dataset.zarr", scale="ci", progress=False, replace=True)
-    result = train("improved", store, tmp_path / "ci", epochs=15, batch_size=32, verbose=0)
-    training = dataset.load(store, "train", images=False)
-    test = dataset.load(store, "test", images=False)
+    result = train("improved", store, tmp_path / "ci", epochs=15, batch_size=32, verbose=0, scheme="random")
+    training = dataset.load(store, "train", "random", images=False)
+    test = dataset.load(store, "test", "random", images=False)
     mean_predictor = np.mean(np.abs(test.E_eff - training.E_eff.mean()))
-    assert result["mae"]["value"] < 0.9 * mean_predictor
+    assert result["mae"]["value"] < 0.6 * mean_predictor
     with open(tmp_path / "ci" / "history.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 15 and {"loss", "val_loss", "mae", "val_mae"} <= set(rows[0])
