@@ -41,7 +41,7 @@ from bonelib._checks import finite_array
 from bonelib.density import Calibration, material_maps, smooth, to_vbmd
 from bonelib.fe import Homogenisation, homogenise
 from bonelib.morphometry import slice_descriptors
-from bonelib.synth import LEVELS, SLICE_PX, VOXEL_SIZE_MM, VertebraSpec, plan
+from bonelib.synth import SLICE_PX, VOXEL_SIZE_MM, VertebraSpec, plan
 
 SPLITS = ("train", "val", "test")
 SCHEMES = ("donor", "random")

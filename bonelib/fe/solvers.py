@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Callable, Hashable
 
-import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 from numpy.typing import NDArray
