@@ -82,7 +82,25 @@ def label(
     Homogenisation
         ``C`` (MPa), ``E_eff`` (MPa), ``nu_eff`` and, if asked, ``fields``.
     """
-    E, nu = material_maps(density_map(grey, calibration))
+    return label_density(density_map(grey, calibration), voxel_size_mm, fields, solver)
+
+
+def label_density(
+    rho_ha: ArrayLike,
+    voxel_size_mm: float = VOXEL_SIZE_MM,
+    fields: bool = False,
+    solver: str = "auto",
+) -> Homogenisation:
+    """The FE half of :func:`label`: Eq. 1 materials and periodic homogenisation of a ρ_HA map.
+
+    Parameters
+    ----------
+    rho_ha : array_like
+        2D mineral density after smoothing (mg HA/cm³), as :func:`density_map` returns it.
+    voxel_size_mm, fields, solver
+        As in :func:`label`.
+    """
+    E, nu = material_maps(rho_ha)
     return homogenise(E, nu, voxel_size=voxel_size_mm, fields=fields, solver=solver)
 
 
@@ -233,10 +251,11 @@ def label_vertebra(task: Task, vertebrae: str) -> dict:
     results = {name: np.empty(n) for name in ("E_eff", "nu_eff", "bmd", "bv_tv", "tb_th")}
     results["C"] = np.empty((n, 3, 3))
     for index, grey in enumerate(volume):
-        result = label(grey, calibration)
+        rho_ha = density_map(grey, calibration)  # the first half of label(), computed once
+        result = label_density(rho_ha)
         results["E_eff"][index], results["nu_eff"][index] = result.E_eff, result.nu_eff
         results["C"][index] = result.C
-        for name, value in slice_descriptors(density_map(grey, calibration), VOXEL_SIZE_MM).items():
+        for name, value in slice_descriptors(rho_ha, VOXEL_SIZE_MM).items():
             results[name][index] = value
 
     final = Path(vertebrae) / task.key
