@@ -2,7 +2,7 @@
 
 Prints, measured in the same run: milliseconds per sample of batch inference (batch 128)
 for the paper's network and the improved one (with and without the 8-fold symmetrised
-prediction), seconds per sample of the FE label (`bonelib.dataset.label`), and the speed-up
+prediction), seconds per sample of the FE label of a ρ_HA map (`bonelib.speed.fe_seconds`), and the speed-up
 of each CNN over FE. Weights do not change the cost, so untrained networks are timed.
 
 Usage: ``python benchmarks/bench_cnn.py [--batch 128] [--repeats 3]``.
@@ -25,32 +25,20 @@ def main() -> int:
     args = parser.parse_args()
     import numpy as np
 
-    from bonelib import cnn, synth
-    from bonelib.dataset import label
+    from bonelib import cnn, speed, synth
+    from bonelib.dataset import density_map
 
     vertebra = synth.plan(n_donors=1, seed=0)[0].scan(n_slices=4)
-    grey = vertebra.volume
-    rho = np.repeat(synth.SCANNER_CALIBRATION.slope * grey[..., None].astype(np.float32)
-                    + synth.SCANNER_CALIBRATION.intercept, args.batch // 4 + 1, axis=0)[: args.batch]
-
-    label(grey[0], vertebra.calibration)  # warm the FE caches
-    start = time.perf_counter()
-    for image in grey:
-        label(image, vertebra.calibration)
-    fe = (time.perf_counter() - start) / len(grey)
+    maps = np.stack([density_map(grey, vertebra.calibration) for grey in vertebra.volume])
+    rho = np.resize(maps[..., None].astype(np.float32), (args.batch, *maps.shape[1:], 1))
+    fe = float(np.median([speed.fe_seconds(m, repeats=1) for m in maps]))
 
     print(f"{'route':<28} {'ms/sample':>10} {'FE / route':>11}")
     print(f"{'FE label (CHOLMOD/SuperLU)':<28} {fe * 1000:>10.1f} {'1':>11}")
     for name, build, symmetrise in (("paper", cnn.paper_model, False), ("improved", cnn.improved_model, False),
                                     ("improved, symmetrised", cnn.improved_model, True)):
         model = build(mean=float(rho.mean()), variance=float(rho.var()))
-        cnn.predict(model, rho, symmetrise=symmetrise, batch_size=args.batch)  # warm-up (tracing)
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            cnn.predict(model, rho, symmetrise=symmetrise, batch_size=args.batch)
-            times.append((time.perf_counter() - start) / len(rho))
-        per_sample = float(np.median(times))
+        per_sample = speed.cnn_seconds(model, rho, symmetrise, args.batch, args.repeats)
         print(f"{name:<28} {per_sample * 1000:>10.2f} {fe / per_sample:>10.0f}×")
     return 0
 

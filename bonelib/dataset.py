@@ -37,6 +37,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bonelib import reference
 from bonelib._checks import finite_array
 from bonelib.density import Calibration, material_maps, smooth, to_vbmd
 from bonelib.fe import Homogenisation, homogenise
@@ -45,8 +46,6 @@ from bonelib.synth import SLICE_PX, VOXEL_SIZE_MM, VertebraSpec, plan
 
 SPLITS = ("train", "val", "test")
 SCHEMES = ("donor", "random")
-#: The paper's split of its 10,896 samples.
-PAPER_COUNTS = {"train": 8000, "val": 2636, "test": 260}
 FORMAT_VERSION = 1
 
 
@@ -140,7 +139,7 @@ class Scale:
 SCALES = {
     "ci": Scale(n_donors=6, samples=288, test_donors=1, val_donors=1),
     "paper": Scale(n_donors=35, samples=10_896, test_donors=1, val_donors=8,
-                   random_counts=tuple(PAPER_COUNTS[s] for s in SPLITS)),
+                   random_counts=tuple(reference.SPLIT_COUNTS[s] for s in SPLITS)),
 }
 
 
@@ -570,5 +569,6 @@ def describe(path: str | Path) -> dict:
         "bv_tv": quantiles(everything.bv_tv),
         "bmd": quantiles(bmd),
         "tb_th_mm": quantiles(everything.tb_th),
-        "paper": {"E_eff_median": 988.7, "bmd_r2": 0.65, "counts": PAPER_COUNTS},
+        "paper": {"E_eff_median": reference.E_EFF_MEDIAN_MPA, "bmd_r2": reference.BMD_R2,
+                  "counts": reference.SPLIT_COUNTS},
     }

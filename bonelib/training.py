@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,27 @@ from numpy.typing import NDArray
 from bonelib import metrics
 from bonelib.dataset import Samples, load
 from bonelib.density import to_vbmd
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the book: which network, on which split, for how long."""
+
+    model: str
+    scheme: str
+    epochs: int
+    batch_size: int
+
+
+#: The book's runs per scale. At ci scale, tiny; at paper scale, what this 2-core CPU
+#: affords: the improved model in ≤ 60 min, the paper's network for 5 of its 200 epochs
+#: (≈ 3 min each here; 200 would take about 10 hours).
+RUNS = {
+    "ci": {"improved-donor": Run("improved", "donor", 15, 32), "improved-random": Run("improved", "random", 15, 32),
+           "paper-donor": Run("paper", "donor", 10, 32)},
+    "paper": {"improved-donor": Run("improved", "donor", 40, 128), "improved-random": Run("improved", "random", 40, 128),
+              "paper-donor": Run("paper", "donor", 5, 128)},
+}
 
 
 def density_images(samples: Samples) -> NDArray[np.float32]:
@@ -76,7 +99,7 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
     y = {name: s.E_eff.astype(np.float32) for name, s in splits.items()}
     kwargs = {"mean": float(x["train"].mean()), "variance": float(x["train"].var())}
     if model_name == "improved":
-        kwargs["seed"] = seed
+        kwargs.update(seed=seed, decay_steps=epochs * -(-len(y["train"]) // batch_size))
     model = cnn.MODELS[model_name](**kwargs)
 
     callbacks = [
@@ -98,6 +121,39 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
                           training_seconds=seconds, seconds_per_prediction=per_sample,
                           scheme=scheme or "dataset default", test_samples=len(predicted),
                           epochs_run=_epochs_in_history(out / "history.csv"))
+
+
+def trained(model_name: str, data: str | Path, out: str | Path, epochs: int, **options) -> dict:
+    """The test metrics of a finished run in ``out``, training (or resuming) it first if needed.
+
+    A finished run is reused only if it was made with the same model, split and epochs;
+    otherwise this refuses, so a book or script never reports a run it did not ask for.
+
+    Parameters
+    ----------
+    model_name, data, out, epochs
+        As in :func:`train`.
+    **options
+        Further arguments of :func:`train` (``batch_size``, ``seed``, ``scheme``, ``verbose``).
+    """
+    finished = Path(out) / "metrics.json"
+    if not finished.exists():
+        return train(model_name, data, out, epochs, **options)
+    result = json.loads(finished.read_text())
+    asked = {"model": model_name, "epochs": epochs, "scheme": options.get("scheme") or "dataset default"}
+    stored = {key: result.get(key) for key in asked}
+    if stored != asked:
+        raise ValueError(f"{out} holds another finished run ({stored}, asked for {asked}); choose another folder")
+    return result
+
+
+def history(out: str | Path) -> dict[str, NDArray]:
+    """Per-epoch columns of a run's ``history.csv`` (``epoch``, ``loss``, ``mae``, ``val_loss``, ``val_mae``...)."""
+    with open(Path(out) / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{out}: the history is empty")
+    return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
 
 
 def _epochs_in_history(path: Path) -> int:

@@ -22,3 +22,28 @@ def show(figure, name: str) -> HTML:
     """
     html = figure.to_html(include_plotlyjs=False, full_html=False, div_id=name, config={"responsive": True})
     return HTML(html)
+
+
+def table(header: list[str], rows: list[list[str]], name: str, caption: str = "") -> HTML:
+    """Display a table of already formatted cells as HTML with a stable element id.
+
+    Parameters
+    ----------
+    header : list of str
+        Column titles.
+    rows : list of list of str
+        Cells, one list per row.
+    name : str
+        Id of the ``<table>`` element.
+    caption : str
+        Caption shown above the table.
+    """
+    from html import escape
+
+    def cells(values: list[str], tag: str) -> str:
+        return "".join(f"<{tag}>{escape(str(v))}</{tag}>" for v in values)
+
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
+    title = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return HTML(f'<table id="{name}" class="table">{title}<thead><tr>{cells(header, "th")}</tr></thead>'
+                f"<tbody>{body}</tbody></table>")

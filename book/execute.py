@@ -1,6 +1,7 @@
 """Execute the book's notebooks with papermill, in order, skipping those already up to date.
 
-Each ``notebooks/NN_name.md`` (jupytext MyST) becomes ``book/generated/NN_name.ipynb``,
+Each ``notebooks/NN_name.md`` (jupytext MyST) becomes ``book/generated/NN_name.ipynb``
+(then ``notebooks/intro.md``, whose results table reads the chapters' outputs),
 executed with the parameters ``scale`` and ``artefacts`` (where datasets and models are
 written once and read by later notebooks). A notebook is executed again only when its
 source, the ``bonelib`` sources or the parameters changed.
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import papermill
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,17 @@ def fingerprint(notebook: Path, parameters: dict) -> str:
         digest.update(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Give papermill's injected-parameters cell the ``remove-cell`` tag when the parameters cell has it."""
+    notebook = nbformat.read(path, as_version=4)
+    tags = [cell.metadata.get("tags", []) for cell in notebook.cells]
+    if any("parameters" in t and "remove-cell" in t for t in tags):
+        for cell, cell_tags in zip(notebook.cells, tags):
+            if "injected-parameters" in cell_tags and "remove-cell" not in cell_tags:
+                cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+        nbformat.write(notebook, path)
 
 
 def execute(notebook: Path, parameters: dict, force: bool) -> None:
@@ -50,6 +63,7 @@ def execute(notebook: Path, parameters: dict, force: bool) -> None:
         )
     finally:
         unexecuted.unlink(missing_ok=True)
+    hide_injected_parameters(output)
     stamp.write_text(key)
     print(f"executed: {output.relative_to(ROOT)}")
 
@@ -61,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     GENERATED.mkdir(parents=True, exist_ok=True)
     parameters = {"scale": args.scale, "artefacts": f"artefacts/{args.scale}"}
-    for notebook in sorted(SOURCES.glob("[0-9][0-9]_*.md")):
+    # The chapters in order, then the introduction, whose results table reads what they wrote.
+    for notebook in [*sorted(SOURCES.glob("[0-9][0-9]_*.md")), SOURCES / "intro.md"]:
         execute(notebook, parameters, args.force)
     return 0
 

@@ -12,7 +12,13 @@ FIGURES = {
     "book/generated/02_density_mapping.html": ["eq1", "figure-2"],
     "book/generated/03_homogenisation.html": ["laminate", "fields"],
     "book/generated/04_dataset.html": ["figure-4", "bmd-vs-modulus", "morphometry"],
+    "book/generated/05_cnn.html": ["figure-3", "figure-5", "improved-architecture", "figure-6"],
+    "book/generated/06_predictive_power.html": ["figure-7", "figure-8", "figure-9", "split-comparison"],
+    "book/generated/07_speed.html": ["speed-scaling"],
 }
+#: The paper's figures regenerated, by page.
+PAPER_FIGURES = {"01_ct_images": [1], "02_density_mapping": [2], "04_dataset": [4], "05_cnn": [3, 5, 6],
+                 "06_predictive_power": [7, 8, 9]}
 
 
 @pytest.fixture(scope="module")
@@ -38,5 +44,27 @@ def test_plotly_is_shipped_once_and_offline(pages):
 
 
 def test_figure_captions_name_the_papers_figures(pages):
-    for number, page in ((1, "01_ct_images"), (2, "02_density_mapping"), (4, "04_dataset")):
-        assert re.search(rf"Figure {number} \(paper(’|')s Figure {number}\)", pages[f"book/generated/{page}.html"])
+    assert sorted(n for numbers in PAPER_FIGURES.values() for n in numbers) == list(range(1, 10))
+    for page, numbers in PAPER_FIGURES.items():
+        for number in numbers:
+            assert re.search(rf"Figure {number} \(paper(’|')s Figure {number}\)", pages[f"book/generated/{page}.html"])
+
+
+def test_results_table_is_generated_from_the_metrics():
+    """The intro's table holds every model's metrics as written to results.json, and the paper's."""
+    import html
+    import json
+
+    from bonelib import evaluation
+
+    page = (HTML / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
+    match = re.search(r'<table id="results-table".*?</table>', page, re.S)
+    assert match, "the results table is missing from the introduction"
+    cells = [html.unescape(re.sub(r"<.*?>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", match.group(0), re.S)]
+    results = json.loads((HTML.parent.parent / "artefacts" / "ci" / "results.json").read_text())
+    header, rows = evaluation.table_rows(results)
+    assert cells == [cell for row in rows for cell in row]
+    names = {row[0] for row in rows}
+    assert {"improved CNN", "paper CNN", "vBMD regression", "BV/TV–Tb.Th power law"} <= names
+    improved = results["models"]["random"]["improved CNN"]
+    assert f"{improved['r2']['value']:.3f}" in " ".join(cells)

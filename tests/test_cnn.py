@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
 from bonelib import cnn, dataset  # noqa: E402
-from bonelib.training import train  # noqa: E402
+from bonelib.training import history, train, trained  # noqa: E402
 
 from tests.test_dataset import TINY  # noqa: E402
 
@@ -82,6 +82,15 @@ def test_interrupted_training_resumes(tiny, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 4
     with pytest.raises(ValueError, match="finished run"):
         train("paper", tiny, out, epochs=4, verbose=0)
+    # a finished run is reused as asked, never silently in place of another
+    assert trained("paper", tiny, out, 4) == json.loads((out / "metrics.json").read_text())
+    with pytest.raises(ValueError, match="another finished run"):
+        trained("paper", tiny, out, 5)
+    with pytest.raises(ValueError, match="another finished run"):
+        trained("improved", tiny, out, 4)
+    curves = history(out)
+    np.testing.assert_array_equal(curves["epoch"], [0, 1, 2, 3])
+    assert np.all(curves["val_mae"] > 0)
 
 
 def test_improved_model_beats_the_mean_at_ci_scale(tmp_path):
