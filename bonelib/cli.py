@@ -144,15 +144,11 @@ def _predict(args: argparse.Namespace) -> int:
     if calibration is None:
         raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
     slices = image[None] if image.ndim == 2 else image
-    side = cnn.INPUT_SHAPE[0]
-    if slices.shape[1:] != (side, side):
-        if not args.crop:
-            raise ValueError(f"the model takes {side} × {side} px slices, got {slices.shape[1]} × {slices.shape[2]}; "
-                             f"use --crop to take the central {side} × {side} px")
-        if min(slices.shape[1:]) < side:
-            raise ValueError(f"slices of {slices.shape[1]} × {slices.shape[2]} px are smaller than {side} × {side}")
-        r0, c0 = (slices.shape[1] - side) // 2, (slices.shape[2] - side) // 2
-        slices = slices[:, r0:r0 + side, c0:c0 + side]
+    mode = "crop" if args.crop else "tile" if args.tile else None
+    try:
+        slices, origin = cnn.fit_to_input(slices, mode=mode)
+    except ValueError as error:
+        raise ValueError(f"{error} (--crop or --tile)" if mode is None else str(error)) from error
     rho = to_vbmd(slices, calibration).astype(np.float32)[..., None]
     model = keras.saving.load_model(model_file)
     start = time.perf_counter()
@@ -160,12 +156,12 @@ def _predict(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     if args.json:
         print(json.dumps({"scan": str(args.scan), "model": str(model_file), "seconds": seconds,
-                          "E_eff": moduli.tolist()}))
+                          "E_eff": moduli.tolist(), "origin": origin.tolist()}))
         return 0
-    print(f"{'slice':>5} {'E_eff MPa':>11}")
-    for index, value in enumerate(moduli):
-        print(f"{index:>5} {value:>11.4g}")
-    print(f"{len(moduli)} slice(s) in {seconds:.2f} s ({seconds / len(moduli) * 1000:.1f} ms per slice)")
+    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11}")
+    for (index, row, col), value in zip(origin, moduli):
+        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g}")
+    print(f"{len(moduli)} image(s) in {seconds:.2f} s ({seconds / len(moduli) * 1000:.1f} ms each)")
     return 0
 
 
@@ -303,7 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     prediction.add_argument("--model", type=Path, required=True, help="folder written by `bonelib train`, or a .keras file")
     prediction.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
                             help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
-    prediction.add_argument("--crop", action="store_true", help="take the central 182 × 182 px of larger slices")
+    fitting = prediction.add_mutually_exclusive_group()
+    fitting.add_argument("--crop", action="store_true", help="take the central 182 × 182 px of larger slices")
+    fitting.add_argument("--tile", action="store_true",
+                         help="cut larger slices into 182 × 182 px tiles (a centred grid) and predict each")
     prediction.add_argument("--json", action="store_true", help="print one JSON object")
     prediction.set_defaults(run=_predict)
 

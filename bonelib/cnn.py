@@ -203,6 +203,42 @@ def dihedral(images: NDArray) -> list[NDArray]:
     return turns + [np.flip(t, axis=2) for t in turns]
 
 
+def fit_to_input(slices: NDArray, side: int = INPUT_SHAPE[0], mode: str | None = None) -> tuple[NDArray, NDArray]:
+    """Cut a stack of 2D slices (n, rows, cols) into the square images a network takes.
+
+    Parameters
+    ----------
+    slices : numpy.ndarray
+        (n, rows, cols) images.
+    side : int
+        Side of the network's input (px).
+    mode : {None, "crop", "tile"}
+        None: the slices must already be ``side`` × ``side``; ``"crop"``: the central square of
+        each slice; ``"tile"``: every whole square of a grid centred on each slice.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        (m, side, side) images.
+    origin : numpy.ndarray
+        (m, 3) integers: slice index, and row and column (px) of each image's top-left corner.
+    """
+    n, rows, cols = slices.shape
+    if mode not in (None, "crop", "tile"):
+        raise ValueError(f"mode must be None, 'crop' or 'tile', got {mode!r}")
+    if (rows, cols) != (side, side) and mode is None:
+        raise ValueError(f"the model takes {side} × {side} px slices, got {rows} × {cols}; crop the central "
+                         f"{side} × {side} px or cut the slices into tiles")
+    if min(rows, cols) < side:
+        raise ValueError(f"slices of {rows} × {cols} px are smaller than {side} × {side}")
+    counts = (1, 1) if mode != "tile" else (rows // side, cols // side)
+    starts = [(rows - counts[0] * side) // 2 + i * side for i in range(counts[0])]
+    columns = [(cols - counts[1] * side) // 2 + j * side for j in range(counts[1])]
+    origin = np.array([(k, r, c) for k in range(n) for r in starts for c in columns], dtype=np.int64)
+    images = np.stack([slices[k, r:r + side, c:c + side] for k, r, c in origin])
+    return images, origin
+
+
 def predict(model: keras.Model, rho_ha: NDArray, symmetrise: bool | None = None, batch_size: int = 64) -> NDArray:
     """E_eff (MPa) of images of ρ_HA, shape (N, 182, 182, 1).
 

@@ -77,6 +77,12 @@ def test_predict_with_a_saved_model(tmp_path, capsys):
     assert "--crop" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "big.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
                  "--crop"]) == 0
+    capsys.readouterr()
+    np.save(tmp_path / "wide.npy", rng.integers(600, 3000, (190, 400)).astype(np.int16))
+    assert main(["predict", str(tmp_path / "wide.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
+                 "--tile", "--json"]) == 0
+    tiled = json.loads(capsys.readouterr().out)
+    assert tiled["origin"] == [[0, 4, 18], [0, 4, 200]] and len(tiled["E_eff"]) == 2
     assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "none"), "--calibration", "1,0"]) == 2
     assert "no trained model" in capsys.readouterr().err
     del keras

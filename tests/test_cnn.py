@@ -49,6 +49,22 @@ def test_improved_prediction_is_exactly_invariant_to_flips_and_rotations():
         cnn.predict(model, np.full((1, 182, 182, 1), np.nan, np.float32))
 
 
+def test_fit_to_input_crops_and_tiles_exactly():
+    slices = np.arange(2 * 190 * 400).reshape(2, 190, 400)
+    images, origin = cnn.fit_to_input(slices, mode="crop")
+    np.testing.assert_array_equal(origin, [[0, 4, 109], [1, 4, 109]])
+    np.testing.assert_array_equal(images[1], slices[1, 4:186, 109:291])
+    images, origin = cnn.fit_to_input(slices, mode="tile")
+    assert images.shape == (4, 182, 182) and origin.tolist()[:2] == [[0, 4, 18], [0, 4, 200]]
+    np.testing.assert_array_equal(images[3], slices[1, 4:186, 200:382])
+    same, origin = cnn.fit_to_input(slices[:, :182, :182])
+    np.testing.assert_array_equal(same, slices[:, :182, :182])
+    with pytest.raises(ValueError, match="tiles"):
+        cnn.fit_to_input(slices)
+    with pytest.raises(ValueError, match="smaller"):
+        cnn.fit_to_input(slices[:, :100], mode="tile")
+
+
 def test_models_save_and_load(tmp_path):
     for build in (cnn.paper_model, cnn.improved_model):
         model = build(mean=100.0, variance=400.0)
