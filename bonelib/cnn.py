@@ -23,8 +23,14 @@ exactly invariant to them. A strided stem (182 → 91 px) keeps it cheap on a CP
 stride-2 stages give a receptive field (≈ 185 px) that spans the whole periodic cell, since
 whether a strut carries load depends on connections across the cell. It learns log E with
 an absolute-error loss, i.e. the relative error that RPE measures, with Adam on a cosine
-learning-rate decay over the run. Its batch normalisation uses momentum 0.9, so that the
-running statistics used at inference settle within the few hundred steps of a short run.
+learning-rate decay over the run.
+
+Both networks use batch normalisation, whose running statistics (used at inference) lag
+behind the weights while they change: at paper scale this biased the improved network's
+predictions by about −17 % (mean |log error| 0.19 at inference against 0.08 with batch
+statistics). :func:`recalibrate_batch_norm` re-estimates them with the current weights
+("precise BN"); training does so before every validation, so that validation, the choice of
+the best epoch and the saved model all use statistics that match the weights.
 """
 
 from __future__ import annotations
@@ -195,6 +201,41 @@ def improved_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, mean: float 
 
 
 MODELS = {"paper": paper_model, "improved": improved_model}
+
+
+def recalibrate_batch_norm(model: keras.Model, images: NDArray, batches: int = 20, batch_size: int = 128,
+                           seed: int = 0) -> None:
+    """Set every batch-normalisation layer's running statistics to the mean over ``batches`` batches.
+
+    Runs the model in training mode on random batches of ``images`` with the weights fixed;
+    the k-th batch enters the running averages with weight 1/k, so that they end as the plain
+    mean of the batch means and variances of the current weights.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model with :class:`keras.layers.BatchNormalization` layers (others are left alone).
+    images : numpy.ndarray
+        Training inputs (N, rows, cols, 1).
+    batches, batch_size : int
+        How many batches, of how many images.
+    seed : int
+        Seed of the choice of batches.
+    """
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return
+    momenta = [layer.momentum for layer in norms]
+    rng = np.random.default_rng(seed)
+    try:
+        for k in range(batches):
+            for layer in norms:
+                layer.momentum = k / (k + 1)
+            chosen = np.sort(rng.choice(len(images), min(batch_size, len(images)), replace=False))
+            model(images[chosen], training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
 
 
 def dihedral(images: NDArray) -> list[NDArray]:

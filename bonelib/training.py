@@ -41,9 +41,26 @@ class Run:
 RUNS = {
     "ci": {"improved-donor": Run("improved", "donor", 15, 32), "improved-random": Run("improved", "random", 15, 32),
            "paper-donor": Run("paper", "donor", 10, 32)},
-    "paper": {"improved-donor": Run("improved", "donor", 40, 128), "improved-random": Run("improved", "random", 40, 128),
+    "paper": {"improved-donor": Run("improved", "donor", 30, 128), "improved-random": Run("improved", "random", 30, 128),
               "paper-donor": Run("paper", "donor", 5, 128)},
 }
+
+
+def _precise_batch_norm(images: NDArray, seed: int):
+    """A callback that re-estimates batch-norm statistics after the last batch of each epoch."""
+    import keras
+
+    from bonelib.cnn import recalibrate_batch_norm
+
+    class PreciseBatchNorm(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 == self.params["steps"]:  # before validation and checkpoints
+                recalibrate_batch_norm(self.model, images, seed=seed * 100_003 + self.epoch)
+
+    return PreciseBatchNorm()
 
 
 def density_images(samples: Samples) -> NDArray[np.float32]:
@@ -103,6 +120,7 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
     model = cnn.MODELS[model_name](**kwargs)
 
     callbacks = [
+        _precise_batch_norm(x["train"], seed),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.ModelCheckpoint(str(out / "model.keras"), monitor="val_loss", save_best_only=True),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),

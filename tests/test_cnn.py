@@ -65,6 +65,18 @@ def test_fit_to_input_crops_and_tiles_exactly():
         cnn.fit_to_input(slices[:, :100], mode="tile")
 
 
+def test_batch_norm_recalibration_sets_the_batch_moments():
+    model = cnn.paper_model(mean=300.0, variance=1e4)
+    images = np.random.default_rng(2).uniform(0, 900, (6, 182, 182, 1)).astype(np.float32)
+    first_conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    norm = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    features = np.asarray(keras.Model(model.input, first_conv.output)(images))
+    cnn.recalibrate_batch_norm(model, images, batches=3, batch_size=6)  # three times the same batch
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), features.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), features.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+    assert norm.momentum == 0.99  # restored
+
+
 def test_models_save_and_load(tmp_path):
     for build in (cnn.paper_model, cnn.improved_model):
         model = build(mean=100.0, variance=400.0)
