@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def execute(notebook: Path, parameters: dict, force: bool) -> None:
     jupytext.write(jupytext.read(notebook), unexecuted)
     try:
         papermill.execute_notebook(
-            unexecuted, output, parameters=parameters, cwd=str(ROOT), kernel_name="python3", progress_bar=False
+            unexecuted, output, parameters=parameters, cwd=str(GENERATED), kernel_name="python3", progress_bar=False
         )
     finally:
         unexecuted.unlink(missing_ok=True)
@@ -74,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="execute every notebook again")
     args = parser.parse_args(argv)
     GENERATED.mkdir(parents=True, exist_ok=True)
-    parameters = {"scale": args.scale, "artefacts": f"artefacts/{args.scale}"}
+    # Relative to book/generated, where papermill runs the notebooks and where nbval re-runs
+    # them, so that both read and write the same artefacts.
+    parameters = {"scale": args.scale, "artefacts": os.path.relpath(ROOT / "artefacts" / args.scale, GENERATED)}
     # The chapters in order, then the introduction, whose results table reads what they wrote.
     for notebook in [*sorted(SOURCES.glob("[0-9][0-9]_*.md")), SOURCES / "intro.md"]:
         execute(notebook, parameters, args.force)
