@@ -31,7 +31,7 @@ book: notebooks
 
 # Unit tests, the notebooks re-run and checked by nbval, and checks of the built book.
 test: book
-	$(BIN)/python -m pytest tests --nbval-lax book/generated
+	$(BIN)/python -m pytest tests --nbval-lax book/generated --durations=12
 
 clean:
 	rm -rf _build book/generated _static/plotly.min.js

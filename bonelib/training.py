@@ -46,11 +46,17 @@ RUNS = {
 }
 
 
-def _precise_batch_norm(images: NDArray, seed: int):
-    """A callback that re-estimates batch-norm statistics after the last batch of each epoch."""
+def _precise_batch_norm(images: NDArray, seed: int, batch_size: int = 128, max_batches: int = 20):
+    """A callback that re-estimates batch-norm statistics after the last batch of each epoch.
+
+    It uses enough batches of ``batch_size`` to cover the training set once, at most
+    ``max_batches``: more would only repeat images at extra cost on a small set.
+    """
     import keras
 
     from bonelib.cnn import recalibrate_batch_norm
+
+    batches = min(max_batches, -(-len(images) // batch_size))
 
     class PreciseBatchNorm(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -58,7 +64,8 @@ def _precise_batch_norm(images: NDArray, seed: int):
 
         def on_train_batch_end(self, batch, logs=None):
             if batch + 1 == self.params["steps"]:  # before validation and checkpoints
-                recalibrate_batch_norm(self.model, images, seed=seed * 100_003 + self.epoch)
+                recalibrate_batch_norm(self.model, images, batches, batch_size,
+                                       seed=seed * 100_003 + self.epoch)
 
     return PreciseBatchNorm()
 
