@@ -15,8 +15,9 @@ from numpy.typing import NDArray
 
 from bonelib import metrics, reference
 from bonelib._files import atomic_path
-from bonelib.baselines import DensityRegression, PowerLaw
-from bonelib.dataset import load
+from bonelib.baselines import DensityRegression, FabricPowerLaw
+from bonelib.dataset import Samples, density_map, load
+from bonelib.morphometry import bone_mask, fabric_eigenvalues
 
 
 @dataclass
@@ -43,8 +44,14 @@ class Comparison:
                 for name, p in self.predictions.items()}
 
 
+def fabric(samples: Samples) -> NDArray:
+    """(N, 2) fabric eigenvalues of each slice's bone phase, as the FE model sees it."""
+    return np.array([fabric_eigenvalues(bone_mask(density_map(grey[..., 0], samples.calibration)))
+                     for grey in samples.images])
+
+
 def baselines(data: str | Path, scheme: str) -> Comparison:
-    """The density-only regression and the BV/TV–Tb.Th power law, fitted on the training split.
+    """The density-only regression and the BV/TV–fabric power law, fitted on the training split.
 
     Parameters
     ----------
@@ -53,12 +60,12 @@ def baselines(data: str | Path, scheme: str) -> Comparison:
     scheme : {"donor", "random"}
         Split scheme.
     """
-    training, test = (load(data, split, scheme, images=False) for split in ("train", "test"))
+    training, test = (load(data, split, scheme) for split in ("train", "test"))
     density = DensityRegression().fit(training.bmd, training.E_eff)
-    power = PowerLaw().fit(training.bv_tv, training.tb_th, training.E_eff)
+    power = FabricPowerLaw().fit(training.bv_tv, fabric(training), training.E_eff)
     return Comparison(scheme, test.E_eff, {
         "vBMD regression": density.predict(test.bmd),
-        "BV/TV–Tb.Th power law": power.predict(test.bv_tv, test.tb_th),
+        "BV/TV–fabric power law": power.predict(test.bv_tv, fabric(test)),
     })
 
 

@@ -65,6 +65,6 @@ def test_results_table_is_generated_from_the_metrics():
     header, rows = evaluation.table_rows(results)
     assert cells == [cell for row in rows for cell in row]
     names = {row[0] for row in rows}
-    assert {"improved CNN", "paper CNN", "vBMD regression", "BV/TV–Tb.Th power law"} <= names
+    assert {"improved CNN", "paper CNN", "vBMD regression", "BV/TV–fabric power law"} <= names
     improved = results["models"]["random"]["improved CNN"]
     assert f"{improved['r2']['value']:.3f}" in " ".join(cells)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bonelib import metrics
-from bonelib.baselines import DensityRegression, PowerLaw
+from bonelib.baselines import DensityRegression, FabricPowerLaw
 
 
 def test_perfect_and_known_predictions():
@@ -54,12 +54,16 @@ def test_baselines_recover_their_laws():
     bmd = rng.uniform(100, 600, 200)
     model = DensityRegression().fit(bmd, 3.0 * bmd - 50)
     assert (model.slope, model.intercept) == pytest.approx((3.0, -50.0))
-    bv_tv, tb_th = rng.uniform(0.1, 0.6, 200), rng.uniform(0.1, 0.5, 200)
-    law = PowerLaw().fit(bv_tv, tb_th, 5000 * bv_tv**2.1 * tb_th**0.4)
-    assert (np.exp(law.log_a), law.k, law.m) == pytest.approx((5000, 2.1, 0.4), rel=1e-9)
-    np.testing.assert_allclose(law.predict(bv_tv[:3], tb_th[:3]), 5000 * bv_tv[:3] ** 2.1 * tb_th[:3] ** 0.4)
+    bv_tv, m1 = rng.uniform(0.1, 0.6, 200), rng.uniform(1.0, 1.8, 200)
+    fabric = np.column_stack([m1, 2 - m1])
+    modulus = 5000 * bv_tv**2.1 * (m1**1.4 + (2 - m1) ** 1.4) / 2  # Zysset–Curnier with l = 0.7
+    law = FabricPowerLaw().fit(bv_tv, fabric, modulus)
+    assert (np.exp(law.log_a), law.k, law.l) == pytest.approx((5000, 2.1, 0.7), rel=1e-6)
+    np.testing.assert_allclose(law.predict(bv_tv[:3], fabric[:3]), modulus[:3], rtol=1e-6)
     with pytest.raises(ValueError):
-        PowerLaw().predict([0.2], [0.3])
+        FabricPowerLaw().predict([0.2], [[1.0, 1.0]])
+    with pytest.raises(ValueError, match="fabric"):
+        FabricPowerLaw().fit(bv_tv, m1, modulus)
 
 
 def test_undefined_when_the_reference_does_not_vary():

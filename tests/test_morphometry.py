@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bonelib.morphometry import bone_mask, bone_volume_fraction, slice_descriptors, trabecular_thickness
+from bonelib.morphometry import (bone_mask, bone_volume_fraction, fabric_eigenvalues, slice_descriptors,
+                                 trabecular_thickness)
 
 
 def stripes(width, period=20, size=60):
@@ -36,3 +37,21 @@ def test_slice_descriptors():
     assert d["bmd"] == pytest.approx(240.0) and d["bv_tv"] == pytest.approx(0.3)
     with pytest.raises(ValueError):
         slice_descriptors(np.ones(5), 0.082)
+
+
+def test_fabric_of_plates_isotropic_grids_and_symmetries():
+    plates = np.zeros((60, 60), bool)
+    plates[::10] = plates[1::10] = True  # plates along x: all interface normals along y
+    np.testing.assert_allclose(fabric_eigenvalues(plates), [2.0, 0.0], atol=1e-12)
+    grid = plates | plates.T  # the same plates both ways
+    np.testing.assert_allclose(fabric_eigenvalues(grid), [1.0, 1.0], atol=1e-12)
+    rng = np.random.default_rng(3)
+    blobs = rng.random((64, 64)) < 0.3
+    blobs[:, ::2] |= rng.random((64, 32)) < 0.3  # more bone in every other column: anisotropic
+    m = fabric_eigenvalues(blobs)
+    assert m.sum() == pytest.approx(2.0) and m[0] > m[1] >= 0
+    for image in (np.roll(blobs, (5, -7), axis=(0, 1)), blobs[::-1], blobs[:, ::-1], np.rot90(blobs), blobs.T):
+        np.testing.assert_allclose(fabric_eigenvalues(image), m, rtol=1e-12)
+    np.testing.assert_array_equal(fabric_eigenvalues(np.ones((8, 8), bool)), [1.0, 1.0])
+    with pytest.raises(ValueError):
+        fabric_eigenvalues(np.ones(5, bool))
