@@ -40,8 +40,7 @@ def test_slice_descriptors():
 
 
 def test_fabric_of_plates_isotropic_grids_and_symmetries():
-    plates = np.zeros((60, 60), bool)
-    plates[::10] = plates[1::10] = True  # plates along x: all interface normals along y
+    plates = stripes(2, period=10)  # plates along y: all interface normals along x
     np.testing.assert_allclose(fabric_eigenvalues(plates), [2.0, 0.0], atol=1e-12)
     grid = plates | plates.T  # the same plates both ways
     np.testing.assert_allclose(fabric_eigenvalues(grid), [1.0, 1.0], atol=1e-12)
