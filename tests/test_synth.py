@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,40 @@ def test_thicker_walls_give_more_bone():
     assert fractions[1] > 1.2 * fractions[0]
 
 
+def test_ordered_lattice_cuts_slices_as_a_square_grid():
+    shape = (20, 60, 60)
+    walls = synth.voronoi_walls(shape, cell_voxels=10.0, elongation=1.5, vertical_perforation=0.0,
+                                horizontal_perforation=1.0, rng=np.random.default_rng(0), disorder=0.0)
+    section = walls[10]
+    rows, cols = section.mean(axis=1) > 0.9, section.mean(axis=0) > 0.9
+    assert 5 <= rows.sum() <= 7 and 5 <= cols.sum() <= 7  # one wall per 10 px
+    np.testing.assert_array_equal(section, rows[:, None] | cols[None, :])
+    irregular = synth.voronoi_walls(shape, cell_voxels=10.0, elongation=1.5, vertical_perforation=0.0,
+                                    horizontal_perforation=1.0, rng=np.random.default_rng(0), disorder=1.0)
+    assert not (irregular[10].mean(axis=1) > 0.9).any()
+
+
+def _modulus(micro: synth.Microarchitecture) -> tuple[float, float]:
+    """E_eff (MPa) and vBMD (mg HA/cm³) of a central slice of the scanned VOI."""
+    from bonelib.dataset import density_map, label_density
+    from bonelib.voi import cancellous_voi
+
+    volume = cancellous_voi(synth.scan_vertebra(micro, seed=5, n_slices=3), voxel_size_mm=synth.VOXEL_SIZE_MM).volume
+    rho = density_map(volume[1], synth.SCANNER_CALIBRATION)
+    return label_density(rho).E_eff, float(rho.mean())
+
+
+def test_square_grid_is_the_stiff_arrangement():
+    """At the same or a higher density, the grid turned by 45° or made irregular bends: it is far softer."""
+    grid = synth.grid_microarchitecture(vbmd=250.0, wall_voxels=3.0)
+    E_grid, bmd_grid = _modulus(grid)
+    assert bmd_grid == pytest.approx(250.0, rel=0.15)
+    for other in (replace(grid, lattice_angle=np.pi / 4), replace(grid, disorder=1.0)):
+        E_other, bmd_other = _modulus(other)
+        assert bmd_other > 0.9 * bmd_grid
+        assert E_other < 0.5 * E_grid
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError):
         synth.plan(n_donors=0)
@@ -78,3 +114,9 @@ def test_bad_arguments():
         synth.plan(levels=())
     with pytest.raises(ValueError):
         synth.scan_vertebra(synth.Microarchitecture(), seed=0, n_slices=0)
+    with pytest.raises(ValueError, match="disorder"):
+        synth.voronoi_walls((4, 8, 8), 4.0, 1.0, 0.0, 0.0, np.random.default_rng(0), disorder=-0.1)
+    with pytest.raises(ValueError, match="vbmd"):
+        synth.grid_microarchitecture(vbmd=1500.0, wall_voxels=3.0)
+    with pytest.raises(ValueError, match="wall_voxels"):
+        synth.grid_microarchitecture(vbmd=150.0, wall_voxels=0.0)
