@@ -33,7 +33,7 @@ disorder, lattice angle and perforation are what keep density from explaining th
 modulus: with an irregular foam for every donor (``disorder`` = 1) the R² was 0.81.
 
 Its limit: the slices are denser than elderly vertebral cancellous bone. Their apparent
-BV/TV (≈ 0.35–0.6 after the paper's smoothing) and vBMD (≈ 330–620 mg HA/cm³) are above
+BV/TV (≈ 0.35–0.7 after the paper's smoothing) and vBMD (≈ 320–720 mg HA/cm³) are above
 those of elderly vertebrae (BV/TV ≈ 0.06–0.2, Hildebrand et al. 1999; trabecular vBMD by
 QCT mostly below 150 mg HA/cm³). This is a property of the paper's pipeline rather than a
 free choice: the stiffest plane-stress arrangement for the averaged modulus, a square grid
