@@ -26,7 +26,7 @@ def main() -> int:
     import numpy as np
 
     from bonelib import cnn, speed, synth
-    from bonelib.dataset import density_map
+    from bonelib.label import density_map
 
     vertebra = synth.plan(n_donors=1, seed=0)[0].scan(n_slices=4)
     maps = np.stack([density_map(grey, vertebra.calibration) for grey in vertebra.volume])

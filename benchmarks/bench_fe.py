@@ -26,7 +26,8 @@ import json, resource, sys, time
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
-from bonelib import synth
+from bonelib import scanner, synth
+from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.density import material_maps, smooth, to_vbmd
 from bonelib.fe import homogenise
 from bonelib.fe.element import element_stiffness, macro_displacements
@@ -36,12 +37,12 @@ size, method, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
 
 def sample(seed):
-    side_mm = (max(size, 182) + 40) * synth.VOXEL_SIZE_MM
+    side_mm = (max(size, 182) + 40) * VOXEL_SIZE_MM
     micro = synth.Microarchitecture(vertical_perforation=0.1, wall_voxels=2.5)
     body = synth.scan_vertebra(micro, seed, n_slices=3, body_mm=(side_mm, side_mm))
     centre = body.shape[1] // 2
     grey = body[1, centre - size // 2: centre - size // 2 + size, centre - size // 2: centre - size // 2 + size]
-    return material_maps(to_vbmd(smooth(grey.astype(float), edges="periodic"), synth.SCANNER_CALIBRATION))
+    return material_maps(to_vbmd(smooth(grey.astype(float), edges="periodic"), scanner.CALIBRATION))
 
 
 def baseline(E, nu):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -26,3 +27,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, value: object) -> None:
+    """Write ``value`` as indented JSON to ``path`` atomically (never half a file)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=1))

@@ -24,18 +24,20 @@ class DensityRegression:
     slope: float = float("nan")
     intercept: float = float("nan")
 
-    def fit(self, bmd: ArrayLike, modulus: ArrayLike) -> "DensityRegression":
-        x = finite_array(bmd, "bmd", ndim=1)
+    def fit(self, vbmd: ArrayLike, modulus: ArrayLike) -> "DensityRegression":
+        """Least-squares line of the modulus (MPa) on vBMD (mg HA/cm³)."""
+        x = finite_array(vbmd, "vbmd", ndim=1)
         y = finite_array(modulus, "modulus", ndim=1)
         if x.shape != y.shape or x.size < 2:
-            raise ValueError("bmd and modulus need the same length, at least 2")
+            raise ValueError("vbmd and modulus need the same length, at least 2")
         self.slope, self.intercept = (float(v) for v in np.polyfit(x, y, 1))
         return self
 
-    def predict(self, bmd: ArrayLike) -> NDArray:
+    def predict(self, vbmd: ArrayLike) -> NDArray:
+        """Predicted modulus (MPa) at each vBMD (mg HA/cm³)."""
         if np.isnan(self.slope):
             raise ValueError("fit the regression first")
-        return self.slope * finite_array(bmd, "bmd", ndim=1) + self.intercept
+        return self.slope * finite_array(vbmd, "vbmd", ndim=1) + self.intercept
 
 
 @dataclass

@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bonelib import __version__
+from bonelib.constants import LEVELS, SLICE_PX, VOXEL_SIZE_MM
+from bonelib.dataset.schema import SCHEMES
 
 
 def _calibration(text: str):
@@ -44,14 +46,14 @@ def _homogenise(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from bonelib.dataset import label
     from bonelib.io import load_scan
+    from bonelib.label import label
 
     image, voxel = load_scan(args.image)
     calibration = args.calibration or _stored_calibration(args.image)
     if calibration is None:
         raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
-    voxel = voxel if voxel is not None else args.voxel_size
+    voxel = voxel if voxel is not None else args.voxel_size_mm
     slices = image[None] if image.ndim == 2 else image
     rows = []
     start = time.perf_counter()
@@ -81,7 +83,7 @@ def _dataset_build(args: argparse.Namespace) -> int:
         raise ValueError("--scans needs --calibration SLOPE,INTERCEPT")
     start = time.perf_counter()
     path = build(args.out, scale=args.scale, seed=args.seed, scheduler=args.scheduler, scans=args.scans,
-                 calibration=args.calibration, split=args.split, n_workers=args.workers)
+                 calibration=args.calibration, scheme=args.scheme, n_workers=args.workers)
     print(f"dataset ready: {path} ({time.perf_counter() - start:.0f} s)")
     return 0
 
@@ -97,16 +99,14 @@ def _dataset_describe(args: argparse.Namespace) -> int:
     for scheme, counts in summary["split_counts"].items():
         print(f"  {scheme:>6} split: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     paper = summary["paper"]
-    rows = [("E_eff (MPa)", summary["E_eff"], f"median {paper['E_eff_median']}"),
-            ("vBMD (mg HA/cm³)", summary["bmd"], ""), ("BV/TV", summary["bv_tv"], ""),
-            ("Tb.Th (mm)", summary["tb_th_mm"], "")]
-    print(f"  {'':<17} {'min':>9} {'q25':>9} {'median':>9} {'q75':>9} {'max':>9}   paper")
-    for name, q, reference in rows:
-        print(f"  {name:<17} " + " ".join(f"{q[k]:>9.4g}" for k in ("min", "q25", "median", "q75", "max"))
-              + f"   {reference}")
-    fit = summary["bmd_fit"]
-    print(f"  linear fit E_eff = {fit['slope']:.3g} · vBMD + {fit['intercept']:.3g}: R² = {fit['r2']:.3f} "
-          f"(paper: {paper['bmd_r2']})")
+    print(f"  {'':<20} {'min':>9} {'q25':>9} {'median':>9} {'q75':>9} {'max':>9}   paper")
+    for name, q in summary["fields"].items():
+        compared = f"median {paper['E_eff_median']}" if name == "E_eff" else ""
+        print(f"  {name + ' (' + q['unit'] + ')':<20} "
+              + " ".join(f"{q[k]:>9.4g}" for k in ("min", "q25", "median", "q75", "max")) + f"   {compared}")
+    fit = summary["vbmd_fit"]
+    print(f"  linear fit E_eff = {fit['slope']:.3g} · vbmd + {fit['intercept']:.3g}: R² = {fit['r2']:.3f} "
+          f"(paper: {paper['vbmd_r2']})")
     return 0
 
 
@@ -115,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         result = train(args.model, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                       seed=args.seed, scheme=args.split, verbose=1 if sys.stdout.isatty() else 2)
+                       seed=args.seed, scheme=args.scheme, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the best model so far is in {args.out / 'model.keras'}; "
               "run the same command again to resume", file=sys.stderr)
@@ -133,7 +133,6 @@ def _predict(args: argparse.Namespace) -> int:
     import keras
 
     from bonelib import cnn
-    from bonelib.density import to_vbmd
     from bonelib.io import load_scan
 
     model_file = args.model / "model.keras" if args.model.is_dir() else args.model
@@ -149,7 +148,7 @@ def _predict(args: argparse.Namespace) -> int:
         slices, origin = cnn.fit_to_input(slices, mode=mode)
     except ValueError as error:
         raise ValueError(f"{error} (--crop or --tile)" if mode is None else str(error)) from error
-    rho = to_vbmd(slices, calibration).astype(np.float32)[..., None]
+    rho = cnn.inputs(slices, calibration)
     model = keras.saving.load_model(model_file)
     start = time.perf_counter()
     moduli = cnn.predict(model, rho)
@@ -188,7 +187,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _synth(args: argparse.Namespace) -> int:
     from bonelib._files import atomic_path
-    from bonelib.synth import LEVELS, plan
+    from bonelib.synth import plan
 
     if args.donor < 1:
         raise ValueError(f"--donor counts from 1, got {args.donor}")
@@ -212,7 +211,7 @@ def _voi(args: argparse.Namespace) -> int:
     from bonelib.voi import cancellous_voi
 
     image, voxel = load_scan(args.scan)
-    voxel = voxel if voxel is not None else args.voxel_size
+    voxel = voxel if voxel is not None else args.voxel_size_mm
     voi = cancellous_voi(image, size=args.size, margin_mm=args.margin, voxel_size_mm=voxel)
     with atomic_path(args.out) as temporary:
         np.savez_compressed(temporary, volume=voi.volume, voxel_size_mm=voxel, origin=np.array(voi.origin))
@@ -236,10 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="write one synthetic vertebral scan to an .npz file")
     synth.add_argument("--donor", type=int, default=1, help="donor number, 1-based (default 1)")
-    synth.add_argument("--level", default="T11", help="spinal level: T11, T12 or L1 (default T11)")
+    synth.add_argument("--level", default=LEVELS[0], help=f"spinal level: {', '.join(LEVELS)} (default {LEVELS[0]})")
     synth.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     synth.add_argument("--slices", type=int, default=104, help="axial slices (default 104)")
-    synth.add_argument("--voi", action="store_true", help="write the 182 px cancellous VOI, not the body section")
+    synth.add_argument("--voi", action="store_true", help=f"write the {SLICE_PX} px cancellous VOI, not the body section")
     synth.add_argument("--out", type=Path, required=True, help="output .npz path")
     synth.set_defaults(run=_synth)
 
@@ -252,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("image", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz")
     fe.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
                     help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
-    fe.add_argument("--voxel-size", type=float, default=0.082,
-                    help="pixel size in mm when the file does not record it (default 0.082)")
+    fe.add_argument("--voxel-size-mm", type=float, default=VOXEL_SIZE_MM,
+                    help=f"pixel size in mm when the file does not record it (default {VOXEL_SIZE_MM})")
     fe.add_argument("--solver", choices=("auto", "cholmod", "superlu"), default="auto", help="sparse direct backend")
     fe.add_argument("--json", action="store_true", help="print one JSON object")
     fe.set_defaults(run=_homogenise)
@@ -262,15 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
     build = dataset_commands.add_parser(
         "build", help="label the synthetic cohort (or your scans) with the FE ground truth; resumable",
-        description="Generate (or load) every vertebra, crop its VOI, label each 182 × 182 slice by periodic FE, "
+        description=f"Generate (or load) every vertebra, crop its VOI, label each {SLICE_PX} × {SLICE_PX} slice by periodic FE, "
         "and write a Zarr store, one vertebra at a time. Interrupted builds resume with the same command.")
     build.add_argument("--out", type=Path, required=True, help="output store, e.g. data/paper.zarr")
     build.add_argument("--scale", choices=("ci", "paper"), default="ci",
                        help="ci: 6 donors, 288 slices; paper: 35 donors, 10,896 slices (default ci)")
     build.add_argument("--seed", type=int, default=0, help="seed of the cohort and the splits (default 0)")
-    build.add_argument("--split", choices=("donor", "random"), default="donor",
-                       help="split returned by default when loading; both are stored (default donor)")
-    build.add_argument("--scans", type=Path, help="folder of your own scans, one stack per vertebra named DONOR-LEVEL")
+    build.add_argument("--scheme", choices=SCHEMES, default="donor",
+                       help="split scheme used by default when loading; both are stored (default donor)")
+    build.add_argument("--scans", type=Path, help="folder of your own scans, one stack per vertebra named DONOR-LEVEL; --scale then sets only how many donors are held out")
     build.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT", help="grey → mg HA/cm³ of --scans")
     build.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'synchronous'; "
                        "default: a local cluster, one worker per core")
@@ -290,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--epochs", type=int, required=True, help="total epochs (paper: 200)")
     training.add_argument("--out", type=Path, required=True, help="output folder (model.keras, history.csv, metrics.json)")
     training.add_argument("--batch-size", type=int, default=128, help="samples per batch (default 128, as the paper)")
-    training.add_argument("--split", choices=("donor", "random"), help="split scheme (default: the dataset's)")
+    training.add_argument("--scheme", choices=SCHEMES, help="split scheme (default: the dataset's)")
     training.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     training.set_defaults(run=_train)
 
@@ -300,18 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     prediction.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
                             help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
     fitting = prediction.add_mutually_exclusive_group()
-    fitting.add_argument("--crop", action="store_true", help="take the central 182 × 182 px of larger slices")
+    fitting.add_argument("--crop", action="store_true", help=f"take the central {SLICE_PX} × {SLICE_PX} px of larger slices")
     fitting.add_argument("--tile", action="store_true",
-                         help="cut larger slices into 182 × 182 px tiles (a centred grid) and predict each")
+                         help=f"cut larger slices into {SLICE_PX} × {SLICE_PX} px tiles (a centred grid) and predict each")
     prediction.add_argument("--json", action="store_true", help="print one JSON object")
     prediction.set_defaults(run=_predict)
 
     voi = commands.add_parser("voi", help="crop the cancellous volume of interest from a vertebral scan")
     voi.add_argument("scan", type=Path, help="scan file or folder, axial slices along the first axis")
-    voi.add_argument("--size", type=int, default=182, help="side of the square crop in px (default 182)")
+    voi.add_argument("--size", type=int, default=SLICE_PX, help=f"side of the square crop in px (default {SLICE_PX})")
     voi.add_argument("--margin", type=float, default=1.0, help="band kept under the body surface, mm (default 1.0)")
-    voi.add_argument("--voxel-size", type=float, default=0.082,
-                     help="pixel size in mm when the file does not record it (default 0.082)")
+    voi.add_argument("--voxel-size-mm", type=float, default=VOXEL_SIZE_MM,
+                     help=f"pixel size in mm when the file does not record it (default {VOXEL_SIZE_MM})")
     voi.add_argument("--out", type=Path, required=True, help="output .npz path")
     voi.set_defaults(run=_voi)
     return parser

@@ -36,13 +36,40 @@ the best epoch and the saved model all use statistics that match the weights.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 import keras
 from keras import layers, ops
 
-#: Side of a sample (px).
-INPUT_SHAPE = (182, 182, 1)
+from bonelib._checks import finite_array
+from bonelib.constants import SLICE_PX
+from bonelib.density import Calibration, check_calibration
+
+#: Shape of one input image: (rows, cols, channels).
+INPUT_SHAPE = (SLICE_PX, SLICE_PX, 1)
+
+
+def inputs(grey: ArrayLike, calibration: Calibration) -> NDArray[np.float32]:
+    """The networks' input: ρ_HA images (mg HA/cm³) in float32, shape (N, rows, cols, 1).
+
+    The one input step of every route (training, evaluation, ``bonelib predict``): grey
+    values in float32, then the scanner calibration, so that a model transfers between
+    scanners.
+
+    Parameters
+    ----------
+    grey : array_like
+        (N, rows, cols) or (N, rows, cols, 1) grey values.
+    calibration : Calibration
+        Grey value → mg HA/cm³.
+    """
+    check_calibration(calibration)
+    images = finite_array(grey, "grey", ndim=(3, 4)).astype(np.float32, copy=False)
+    if images.ndim == 3:
+        images = images[..., None]
+    elif images.shape[-1] != 1:
+        raise ValueError(f"grey must have one channel, got shape {images.shape}")
+    return calibration.slope * images + calibration.intercept
 
 
 @keras.saving.register_keras_serializable(package="bonelib")

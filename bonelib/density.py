@@ -68,7 +68,11 @@ def smooth(
         Filtered array, same shape; floating-point input keeps its dtype,
         integer input becomes ``float64``.
     """
-    image = finite_array(grey, "grey")
+    return _smooth(finite_array(grey, "grey"), sigma, support, edges)
+
+
+def _smooth(image: NDArray, sigma: float, support: float, edges: Edges) -> NDArray:
+    """:func:`smooth` of an array already checked to be finite."""
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     radius = int(round(support))
@@ -122,9 +126,18 @@ class Calibration:
 
 def to_vbmd(grey: ArrayLike, calibration: Calibration) -> NDArray:
     """Grey values → volumetric bone mineral density ρ_HA (mg HA/cm³)."""
+    check_calibration(calibration)
+    return _to_vbmd(finite_array(grey, "grey"), calibration)
+
+
+def check_calibration(calibration: object) -> None:
+    """Raise ValueError unless ``calibration`` is a :class:`Calibration`."""
     if not isinstance(calibration, Calibration):
         raise ValueError(f"calibration must be a bonelib.density.Calibration, got {type(calibration).__name__}")
-    return calibration.slope * finite_array(grey, "grey") + calibration.intercept
+
+
+def _to_vbmd(grey: NDArray, calibration: Calibration) -> NDArray:
+    return calibration.slope * grey + calibration.intercept
 
 
 def ash_density(rho_ha: ArrayLike) -> NDArray:
@@ -135,7 +148,11 @@ def ash_density(rho_ha: ArrayLike) -> NDArray:
     rho_ha : array_like
         Mineral density in mg HA/cm³.
     """
-    return 0.877 * finite_array(rho_ha, "rho_ha") + 0.079
+    return _ash_density(finite_array(rho_ha, "rho_ha"))
+
+
+def _ash_density(rho_ha: NDArray) -> NDArray:
+    return 0.877 * rho_ha + 0.079
 
 
 def youngs_modulus(rho_ash: ArrayLike) -> NDArray:
@@ -149,7 +166,10 @@ def youngs_modulus(rho_ash: ArrayLike) -> NDArray:
     rho_ash : array_like
         Ash density in mg/cm³.
     """
-    rho = finite_array(rho_ash, "rho_ash")
+    return _youngs_modulus(finite_array(rho_ash, "rho_ash"))
+
+
+def _youngs_modulus(rho: NDArray) -> NDArray:
     coefficient, exponent = POWER_LAW
     bone = coefficient * np.clip(rho, MARROW_THRESHOLD, CLIP_DENSITY) ** exponent
     return np.where(rho < MARROW_THRESHOLD, MARROW_MODULUS, bone).astype(rho.dtype, copy=False)
@@ -164,7 +184,11 @@ def material_maps(rho_ha: ArrayLike) -> tuple[NDArray, NDArray]:
         Same shape as ``rho_ha``; ν is 0.30 where the voxel is bone
         (ρ_ash ≥ 400 mg/cm³) and 0.49 in marrow.
     """
-    rho_ash = ash_density(rho_ha)
-    E = youngs_modulus(rho_ash)
+    return _material_maps(finite_array(rho_ha, "rho_ha"))
+
+
+def _material_maps(rho_ha: NDArray) -> tuple[NDArray, NDArray]:
+    rho_ash = _ash_density(rho_ha)
+    E = _youngs_modulus(rho_ash)
     nu = np.where(rho_ash < MARROW_THRESHOLD, MARROW_POISSON, BONE_POISSON).astype(E.dtype, copy=False)
     return E, nu

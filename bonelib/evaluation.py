@@ -6,7 +6,6 @@ baselines' (fitted on the training split) for one split scheme, and the metrics 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +13,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bonelib import metrics, reference
-from bonelib._files import atomic_path
+from bonelib._files import write_json
 from bonelib.baselines import DensityRegression, FabricPowerLaw
-from bonelib.dataset import Samples, density_map, load
-from bonelib.morphometry import bone_mask, fabric_eigenvalues
+from bonelib.dataset import load
 
 
 @dataclass
@@ -44,12 +42,6 @@ class Comparison:
                 for name, p in self.predictions.items()}
 
 
-def fabric(samples: Samples) -> NDArray:
-    """(N, 2) fabric eigenvalues of each slice's bone phase, as the FE model sees it."""
-    return np.array([fabric_eigenvalues(bone_mask(density_map(grey[..., 0], samples.calibration)))
-                     for grey in samples.images])
-
-
 def baselines(data: str | Path, scheme: str) -> Comparison:
     """The density-only regression and the BV/TV–fabric power law, fitted on the training split.
 
@@ -60,12 +52,12 @@ def baselines(data: str | Path, scheme: str) -> Comparison:
     scheme : {"donor", "random"}
         Split scheme.
     """
-    training, test = (load(data, split, scheme) for split in ("train", "test"))
-    density = DensityRegression().fit(training.bmd, training.E_eff)
-    power = FabricPowerLaw().fit(training.bv_tv, fabric(training), training.E_eff)
+    training, test = (load(data, split, scheme, images=False) for split in ("train", "test"))
+    density = DensityRegression().fit(training.vbmd, training.E_eff)
+    power = FabricPowerLaw().fit(training.bv_tv, training.fabric, training.E_eff)
     return Comparison(scheme, test.E_eff, {
-        "vBMD regression": density.predict(test.bmd),
-        "BV/TV–fabric power law": power.predict(test.bv_tv, fabric(test)),
+        "vBMD regression": density.predict(test.vbmd),
+        "BV/TV–fabric power law": power.predict(test.bv_tv, test.fabric),
     })
 
 
@@ -74,12 +66,12 @@ def cnn_predictions(run: str | Path, data: str | Path, scheme: str) -> NDArray:
     import keras
 
     from bonelib import cnn
-    from bonelib.training import density_images
 
     model_file = Path(run) / "model.keras"
     if not model_file.exists():
         raise FileNotFoundError(f"{run}: no model.keras (train it first)")
-    return cnn.predict(keras.saving.load_model(model_file), density_images(load(data, "test", scheme)))
+    test = load(data, "test", scheme)
+    return cnn.predict(keras.saving.load_model(model_file), cnn.inputs(test.images, test.calibration))
 
 
 def compare(data: str | Path, scheme: str, runs: dict[str, str | Path]) -> Comparison:
@@ -99,10 +91,9 @@ def write_results(path: str | Path, scale: str, comparisons: list[Comparison], n
     results = {
         "scale": scale,
         "models": {c.scheme: c.reports(n_resamples) for c in comparisons},
-        "paper": {**reference.CNN_METRICS, "bmd_r2": reference.BMD_R2, "test_samples": reference.SPLIT_COUNTS["test"]},
+        "paper": {**reference.CNN_METRICS, "vbmd_r2": reference.VBMD_R2, "test_samples": reference.SPLIT_COUNTS["test"]},
     }
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(results, indent=1))
+    write_json(path, results)
     return results
 
 
@@ -125,5 +116,5 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     paper = results["paper"]
     rows.append(["paper's CNN (Lu et al. 2023)", f"random ({paper['test_samples']})",
                  *(f"{paper[k]:.2f}" if k in paper else "–" for k in COLUMNS)])
-    rows.append(["paper's vBMD regression", "all samples", f"{paper['bmd_r2']:.2f}", *("–" for _ in list(COLUMNS)[1:])])
+    rows.append(["paper's vBMD regression", "all samples", f"{paper['vbmd_r2']:.2f}", *("–" for _ in list(COLUMNS)[1:])])
     return header, rows

@@ -6,7 +6,6 @@ replacement, a fixed seed).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
+from bonelib._files import write_json
 
 
 def _pair(predicted: ArrayLike, reference: ArrayLike) -> tuple[NDArray, NDArray]:
@@ -107,8 +107,5 @@ def report(predicted: ArrayLike, reference: ArrayLike, path: str | Path | None =
     result["n"] = int(p.size)
     result.update(extra)
     if path is not None:
-        from bonelib._files import atomic_path
-
-        with atomic_path(path) as temporary:
-            temporary.write_text(json.dumps(result, indent=1))
+        write_json(path, result)
     return result

@@ -1,4 +1,4 @@
-"""2D bone morphometry of a slice: the density and structure descriptors stored with each sample.
+"""2D bone morphometry of a slice: the density, structure and fabric descriptors stored with each sample.
 
 The bone phase is the FE model's: pixels with ash density ≥ 400 mg/cm³ after smoothing.
 """
@@ -11,12 +11,19 @@ from scipy import ndimage
 from skimage.morphology import medial_axis
 
 from bonelib._checks import finite_array
-from bonelib.density import MARROW_THRESHOLD, ash_density
+from bonelib.density import MARROW_THRESHOLD, _ash_density
 
 
 def bone_mask(rho_ha: ArrayLike) -> NDArray[np.bool_]:
-    """Pixels that the FE model treats as bone: ρ_ash ≥ 400 mg/cm³ (ρ_HA in mg HA/cm³)."""
-    return ash_density(rho_ha) >= MARROW_THRESHOLD
+    """Pixels that the FE model treats as bone: ρ_ash ≥ 400 mg/cm³ (ρ_HA in mg HA/cm³).
+
+    The same pixels get the bone Poisson's ratio in :func:`bonelib.density.material_maps`.
+    """
+    return _bone_mask(finite_array(rho_ha, "rho_ha"))
+
+
+def _bone_mask(rho_ha: NDArray) -> NDArray[np.bool_]:
+    return _ash_density(rho_ha) >= MARROW_THRESHOLD
 
 
 def bone_volume_fraction(mask: ArrayLike) -> float:
@@ -48,14 +55,26 @@ def trabecular_thickness(mask: ArrayLike, voxel_size_mm: float, margin: int = 20
     return float(2 * distance[skeleton].mean() * voxel_size_mm)
 
 
-def slice_descriptors(rho_ha: ArrayLike, voxel_size_mm: float) -> dict[str, float]:
-    """vBMD (mean ρ_HA, mg HA/cm³), BV/TV and Tb.Th (mm) of one slice of smoothed ρ_HA."""
-    rho = finite_array(rho_ha, "rho_ha", ndim=2)
-    mask = bone_mask(rho)
+def slice_descriptors(rho_ha: ArrayLike, voxel_size_mm: float) -> dict[str, float | NDArray]:
+    """Density and structure of one slice of smoothed ρ_HA (mg HA/cm³), as the FE model sees it.
+
+    Returns
+    -------
+    dict
+        ``vbmd``: mean ρ_HA (mg HA/cm³); ``bv_tv``: bone area fraction; ``tb_th``: mean
+        trabecular thickness (mm); ``fabric``: (2,) fabric eigenvalues m₁ ≥ m₂
+        (:func:`fabric_eigenvalues`).
+    """
+    return _slice_descriptors(finite_array(rho_ha, "rho_ha", ndim=2), voxel_size_mm)
+
+
+def _slice_descriptors(rho: NDArray, voxel_size_mm: float) -> dict[str, float | NDArray]:
+    mask = _bone_mask(rho)
     return {
-        "bmd": float(rho.mean()),
+        "vbmd": float(rho.mean()),
         "bv_tv": bone_volume_fraction(mask),
         "tb_th": trabecular_thickness(mask, voxel_size_mm),
+        "fabric": fabric_eigenvalues(mask),
     }
 
 

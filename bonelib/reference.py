@@ -8,7 +8,7 @@ from __future__ import annotations
 #: Median effective modulus of all samples (MPa), Figure 4.
 E_EFF_MEDIAN_MPA = 988.7
 #: R² of the modulus on the slice's BMD alone.
-BMD_R2 = 0.65
+VBMD_R2 = 0.65
 #: Sample counts of the paper's random split.
 SPLIT_COUNTS = {"train": 8000, "val": 2636, "test": 260}
 #: The CNN on the 260 test samples (R² 0.91 in the results section; the abstract says 0.95).

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
+from bonelib._files import write_json
+from bonelib.constants import SLICE_PX
 
 
 def seconds_per_call(function: Callable[[], object], repeats: int = 3) -> float:
@@ -35,7 +38,7 @@ def periodic_tile(image: ArrayLike, side: int) -> NDArray:
 
 def fe_seconds(rho_ha: ArrayLike, repeats: int = 3) -> float:
     """Seconds for the FE label of one 2D ρ_HA map (mg HA/cm³): materials, assembly, solve, averaging."""
-    from bonelib.dataset import label_density
+    from bonelib.label import label_density
 
     return seconds_per_call(lambda: label_density(rho_ha), repeats)
 
@@ -49,7 +52,7 @@ def cnn_seconds(model, rho_ha: NDArray, symmetrise: bool | None = None, batch_si
 
 
 def scaling(rho_ha: ArrayLike, sizes: list[int], networks: dict[str, Callable], repeats: int = 3,
-            pixels_per_batch: int = 64 * 182 * 182) -> dict[str, list[float]]:
+            pixels_per_batch: int = 64 * SLICE_PX**2, path: str | Path | None = None) -> dict[str, list[float]]:
     """Seconds per sample of the FE label and of each network at several image sizes.
 
     Parameters
@@ -64,6 +67,8 @@ def scaling(rho_ha: ArrayLike, sizes: list[int], networks: dict[str, Callable], 
         Timed calls per measurement (median).
     pixels_per_batch : int
         Pixels predicted per batch; the batch size follows from it (at least 2 images).
+    path : path, optional
+        JSON file to write the table to (atomically).
 
     Returns
     -------
@@ -77,4 +82,6 @@ def scaling(rho_ha: ArrayLike, sizes: list[int], networks: dict[str, Callable], 
         batch = np.repeat(image[None, :, :, None], max(2, pixels_per_batch // side**2), axis=0)
         for name, build in networks.items():
             table[name].append(cnn_seconds(build((side, side, 1)), batch, batch_size=len(batch), repeats=repeats))
+    if path is not None:
+        write_json(path, table)
     return table

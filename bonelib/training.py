@@ -5,45 +5,39 @@
 - ``model.keras``: the best model so far (lowest validation loss), usable at any moment;
 - ``history.csv``: per-epoch training and validation loss and MAE (MPa), Figure 6;
 - ``backup/``: the state to resume an interrupted run (removed when training ends);
+- ``run.json``: what the run is (model, epochs, scheme, batch, seed, and the fingerprints of
+  the dataset and of the network code); a resumed or reused run must match it;
 - ``metrics.json``: R², slope, MAE, RPE percentiles with bootstrap intervals on the test split,
-  with the training time.
+  with the training time and the run's identity.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bonelib import metrics
-from bonelib.dataset import Samples, load
-from bonelib.density import to_vbmd
+from bonelib._files import atomic_path
+from bonelib.dataset import load
 
 
-@dataclass(frozen=True)
-class Run:
-    """One training run of the book: which network, on which split, for how long."""
-
-    model: str
-    scheme: str
-    epochs: int
-    batch_size: int
+#: The sources of the networks and their training: a change to any of them makes a new run.
+TRAINING_CODE = ("cnn.py", "training.py")
 
 
-#: The book's runs per scale. At ci scale, tiny; at paper scale, what this 2-core CPU
-#: affords: the improved model in ≤ 60 min, the paper's network for 5 of its 200 epochs
-#: (≈ 3 min each here; 200 would take about 10 hours).
-RUNS = {
-    "ci": {"improved-donor": Run("improved", "donor", 15, 32), "improved-random": Run("improved", "random", 15, 32),
-           "paper-donor": Run("paper", "donor", 10, 32)},
-    "paper": {"improved-donor": Run("improved", "donor", 30, 128), "improved-random": Run("improved", "random", 30, 128),
-              "paper-donor": Run("paper", "donor", 5, 128)},
-}
+def _identity(model_name: str, data: str | Path, epochs: int, options: dict) -> dict:
+    """What makes a run the run it is: model, epochs, scheme, batch, seed, dataset, code."""
+    from bonelib.dataset import code_fingerprint, fingerprint
+
+    return {"model": model_name, "epochs": epochs, "scheme": options.get("scheme") or "dataset default",
+            "batch_size": options.get("batch_size", 128), "training_seed": options.get("seed", 0),
+            "dataset": fingerprint(data), "code": code_fingerprint(TRAINING_CODE)}
 
 
 def _precise_batch_norm(images: NDArray, seed: int, batch_size: int = 128, max_batches: int = 20):
@@ -68,11 +62,6 @@ def _precise_batch_norm(images: NDArray, seed: int, batch_size: int = 128, max_b
                                        seed=seed * 100_003 + self.epoch)
 
     return PreciseBatchNorm()
-
-
-def density_images(samples: Samples) -> NDArray[np.float32]:
-    """The ρ_HA images (mg HA/cm³) of a split, the CNNs' input."""
-    return to_vbmd(samples.images, samples.calibration).astype(np.float32)
 
 
 def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch_size: int = 128, seed: int = 0,
@@ -116,10 +105,17 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
     out = Path(out)
     if (out / "metrics.json").exists():
         raise ValueError(f"{out} holds a finished run; choose another output folder")
+    identity = _identity(model_name, data, epochs, {"scheme": scheme, "batch_size": batch_size, "seed": seed})
+    started_as = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else None
+    if started_as is not None and started_as != identity:
+        raise ValueError(f"{out} holds an unfinished run of another kind ({_difference(started_as, identity)}); "
+                         "choose another output folder")
     out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "run.json") as temporary:
+        temporary.write_text(json.dumps(identity, indent=1))
     keras.utils.set_random_seed(seed)
     splits = {name: load(data, name, scheme) for name in ("train", "val", "test")}
-    x = {name: density_images(s) for name, s in splits.items()}
+    x = {name: cnn.inputs(s.images, s.calibration) for name, s in splits.items()}
     y = {name: s.E_eff.astype(np.float32) for name, s in splits.items()}
     kwargs = {"mean": float(x["train"].mean()), "variance": float(x["train"].var())}
     if model_name == "improved":
@@ -142,34 +138,49 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
     started = time.perf_counter()
     predicted = cnn.predict(best, x["test"])
     per_sample = (time.perf_counter() - started) / len(predicted)
-    return metrics.report(predicted, y["test"], path=out / "metrics.json", model=model_name, epochs=epochs,
-                          training_seconds=seconds, seconds_per_prediction=per_sample,
-                          scheme=scheme or "dataset default", test_samples=len(predicted),
+    return metrics.report(predicted, y["test"], path=out / "metrics.json", **identity,
+                          training_seconds=seconds, seconds_per_prediction=per_sample, test_samples=len(predicted),
                           epochs_run=_epochs_in_history(out / "history.csv"))
 
 
-def trained(model_name: str, data: str | Path, out: str | Path, epochs: int, **options) -> dict:
+def trained(model_name: str, data: str | Path, out: str | Path, epochs: int, replace: bool = False,
+            **options) -> dict:
     """The test metrics of a finished run in ``out``, training (or resuming) it first if needed.
 
-    A finished run is reused only if it was made with the same model, split and epochs;
-    otherwise this refuses, so a book or script never reports a run it did not ask for.
+    A finished run is reused only if it is the run asked for: same model, epochs, scheme,
+    batch size and seed, trained on this very dataset (its fingerprint) by the same network
+    code. Otherwise this refuses, so a book or script never reports a run it did not ask for,
+    nor one trained on a dataset that has since been rebuilt.
 
     Parameters
     ----------
     model_name, data, out, epochs
         As in :func:`train`.
+    replace : bool
+        Delete a run of another kind found in ``out`` (finished or not) and train the one
+        asked for, instead of refusing; only a folder holding a bonelib run is deleted.
     **options
         Further arguments of :func:`train` (``batch_size``, ``seed``, ``scheme``, ``verbose``).
     """
-    finished = Path(out) / "metrics.json"
-    if not finished.exists():
-        return train(model_name, data, out, epochs, **options)
-    result = json.loads(finished.read_text())
-    asked = {"model": model_name, "epochs": epochs, "scheme": options.get("scheme") or "dataset default"}
-    stored = {key: result.get(key) for key in asked}
-    if stored != asked:
-        raise ValueError(f"{out} holds another finished run ({stored}, asked for {asked}); choose another folder")
-    return result
+    out = Path(out)
+    asked = _identity(model_name, data, epochs, options)
+    recorded = out / ("metrics.json" if (out / "metrics.json").exists() else "run.json")
+    if recorded.exists():
+        stored = json.loads(recorded.read_text())
+        stored = {key: stored.get(key) for key in asked}
+        if stored != asked:
+            if not replace:
+                kind = "finished" if recorded.name == "metrics.json" else "unfinished"
+                raise ValueError(f"{out} holds another {kind} run ({_difference(stored, asked)}); choose another folder")
+            shutil.rmtree(out)
+    if (out / "metrics.json").exists():
+        return json.loads((out / "metrics.json").read_text())
+    return train(model_name, data, out, epochs, **options)
+
+
+def _difference(stored: dict, asked: dict) -> str:
+    return ", ".join(f"{key} {stored.get(key)!r} where {value!r} was asked" for key, value in asked.items()
+                     if stored.get(key) != value)
 
 
 def history(out: str | Path) -> dict[str, NDArray]:

@@ -15,7 +15,7 @@ from scipy import ndimage
 from skimage.filters import threshold_multiotsu
 
 from bonelib._checks import finite_array
-from bonelib.synth import SLICE_PX, VOXEL_SIZE_MM
+from bonelib.constants import SLICE_PX, VOXEL_SIZE_MM
 
 
 @dataclass(frozen=True)

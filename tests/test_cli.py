@@ -37,7 +37,7 @@ def test_errors_exit_2_and_write_nothing(tmp_path, capsys):
 
 
 def test_homogenise_matches_the_library(tmp_path, capsys):
-    from bonelib.dataset import label
+    from bonelib.label import label
     from bonelib.density import Calibration
 
     rng = np.random.default_rng(0)

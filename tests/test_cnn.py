@@ -111,14 +111,33 @@ def test_interrupted_training_resumes(tiny, tmp_path):
     with pytest.raises(ValueError, match="finished run"):
         train("paper", tiny, out, epochs=4, verbose=0)
     # a finished run is reused as asked, never silently in place of another
-    assert trained("paper", tiny, out, 4) == json.loads((out / "metrics.json").read_text())
+    assert trained("paper", tiny, out, 4, batch_size=4) == json.loads((out / "metrics.json").read_text())
     with pytest.raises(ValueError, match="another finished run"):
-        trained("paper", tiny, out, 5)
+        trained("paper", tiny, out, 5, batch_size=4)
     with pytest.raises(ValueError, match="another finished run"):
-        trained("improved", tiny, out, 4)
+        trained("improved", tiny, out, 4, batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        trained("paper", tiny, out, 4)
     curves = history(out)
     np.testing.assert_array_equal(curves["epoch"], [0, 1, 2, 3])
     assert np.all(curves["val_mae"] > 0)
+
+
+def test_a_rebuilt_dataset_refuses_the_old_run(tmp_path):
+    store = tmp_path / "store.zarr"
+    dataset.build(store, scale=TINY, scheduler="synchronous", progress=False)
+    first = trained("paper", store, tmp_path / "run", 1, batch_size=4, verbose=0)
+    assert first["dataset"] == dataset.fingerprint(store)
+    assert trained("paper", store, tmp_path / "run", 1, batch_size=4) == first  # reused, not retrained
+    rebuilt = dataset.Scale(n_donors=3, samples=9, test_donors=1, val_donors=1)
+    dataset.build(store, scale=rebuilt, scheduler="synchronous", progress=False, replace=True)
+    with pytest.raises(ValueError, match="dataset"):
+        trained("paper", store, tmp_path / "run", 1, batch_size=4)
+    with pytest.raises(ValueError, match="finished run"):
+        train("paper", store, tmp_path / "run", 1, batch_size=4)
+    again = trained("paper", store, tmp_path / "run", 1, batch_size=4, verbose=0, replace=True)
+    assert again["dataset"] == dataset.fingerprint(store) != first["dataset"]
+    assert again["n"] == len(dataset.load(store, "test", images=False))
 
 
 def test_improved_model_beats_the_mean_at_ci_scale(tmp_path):

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import zarr
 
-from bonelib import dataset, synth
+from bonelib import dataset, scanner, synth
+from bonelib.dataset.sources import plan_tasks, synthetic_sources
 from bonelib.density import Calibration
+from bonelib.label import label, slice_record
 
 TINY = dataset.Scale(n_donors=3, samples=12, test_donors=1, val_donors=1)
 
@@ -22,7 +24,7 @@ def build_tiny(path, **kwargs):
 
 def read_all(path):
     samples = dataset.load(path)
-    return {k: getattr(samples, k) for k in ("images", "E_eff", "nu_eff", "C", "bmd", "bv_tv", "tb_th", "slice")}
+    return {f.name: getattr(samples, f.name) for f in dataset.FIELDS if f.kind != "split"}
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +36,13 @@ def test_labels_are_the_label_function(tiny):
     samples = dataset.load(tiny)
     assert len(samples) == 12 and samples.images.shape == (12, 182, 182, 1) and samples.images.dtype == np.float32
     for index in (0, 7):
-        expected = dataset.label(samples.images[index, ..., 0], samples.calibration)
+        expected = label(samples.images[index, ..., 0], samples.calibration)
         assert samples.E_eff[index] == expected.E_eff
         np.testing.assert_array_equal(samples.C[index], expected.C)
+        record = slice_record(samples.images[index, ..., 0], samples.calibration)
+        for field in dataset.FIELDS:
+            if field.kind == "label":
+                np.testing.assert_array_equal(getattr(samples, field.name)[index], record[field.name])
 
 
 def test_splits_are_by_donor_and_cover_everything(tiny):
@@ -114,7 +120,7 @@ def test_user_scans_folder(tmp_path):
     for spec in specs[::3]:
         body = spec.scan(n_slices=2).body
         np.save(scans / f"{spec.donor}-{spec.level}.npy", body)  # whole body sections: the VOI is found
-    out = dataset.build(tmp_path / "mine.zarr", scans=scans, calibration=synth.SCANNER_CALIBRATION,
+    out = dataset.build(tmp_path / "mine.zarr", scans=scans, calibration=scanner.CALIBRATION,
                         scheduler="synchronous", progress=False)
     samples = dataset.load(out)
     assert len(samples) == 6 and sorted(set(samples.donor)) == ["D01", "D02", "D03"]
@@ -130,17 +136,21 @@ def test_user_scans_folder(tmp_path):
 def test_describe_reports_against_the_paper(tiny):
     summary = dataset.describe(tiny)
     assert summary["samples"] == 12 and summary["paper"]["E_eff_median"] == 988.7
-    assert summary["E_eff"]["min"] <= summary["E_eff"]["median"] <= summary["E_eff"]["max"]
-    assert 0 <= summary["bmd_fit"]["r2"] <= 1
+    E = summary["fields"]["E_eff"]
+    assert E["unit"] == "MPa" and E["min"] <= E["median"] <= E["max"]
+    assert set(summary["fields"]) == {f.name for f in dataset.FIELDS if f.kind == "label" and f.shape == ()}
+    assert 0 <= summary["vbmd_fit"]["r2"] <= 1
 
 
 def test_paper_scale_layout_matches_the_paper():
-    tasks = dataset._synthetic_tasks(dataset.SCALES["paper"], seed=0)
-    counts = np.array([t.n_slices for t in tasks])
+    rng = np.random.default_rng([0, 1])
+    paper = dataset.SCALES["paper"]
+    tasks = plan_tasks(synthetic_sources(paper, 0, rng), paper, rng)
+    counts = np.array([t.source.n_slices for t in tasks])
     assert len(tasks) == 105 and counts.sum() == 10_896 and set(counts) == {103, 104}
     random = np.concatenate([t.split_random for t in tasks])
     assert [int((random == k).sum()) for k in range(3)] == [8000, 2636, 260]
-    test_donors = {t.donor for t in tasks if t.split_donor == 2}
+    test_donors = {t.source.donor for t in tasks if t.split_donor == 2}
     assert len(test_donors) == 1
 
 
@@ -166,3 +176,17 @@ def test_replace_rebuilds_only_bonelib_stores(tmp_path):
 
 def test_code_fingerprint_is_part_of_the_parameters(tiny):
     assert zarr.open_group(str(tiny), mode="r").attrs["parameters"]["code"] == dataset.code_fingerprint()
+
+
+def test_every_vertebra_group_holds_exactly_the_schema_fields(tiny):
+    root = zarr.open_group(str(tiny), mode="r")
+    for key in root.attrs["vertebrae"]:
+        group = zarr.open_group(str(tiny / "vertebrae" / key), mode="r")
+        assert sorted(group.array_keys()) == sorted(f.name for f in dataset.FIELDS)
+        n = group["E_eff"].shape[0]
+        for field in dataset.FIELDS:
+            assert group[field.name].shape == (n, *field.shape)
+            if field.kind != "image":
+                assert group[field.name].dtype == np.dtype(field.dtype)
+    assert dataset.fingerprint(tiny) == root.attrs["fingerprint"]
+    assert dataset.load(tiny, images=False).meta["fingerprint"] == root.attrs["fingerprint"]

@@ -22,7 +22,7 @@ def test_baselines_are_fitted_on_the_training_split_and_predict_the_test_split(t
     comparison = evaluation.baselines(tiny, "donor")
     training, test = load(tiny, "train", "donor", images=False), load(tiny, "test", "donor", images=False)
     np.testing.assert_array_equal(comparison.reference, test.E_eff)
-    expected = DensityRegression().fit(training.bmd, training.E_eff).predict(test.bmd)
+    expected = DensityRegression().fit(training.vbmd, training.E_eff).predict(test.vbmd)
     np.testing.assert_allclose(comparison.predictions["vBMD regression"], expected)
     assert all(p.shape == test.E_eff.shape and np.all(p > 0) for p in comparison.predictions.values())
 

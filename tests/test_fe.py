@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bonelib import synth
+from bonelib import scanner, synth
 from bonelib.density import MARROW_MODULUS, MARROW_POISSON, material_maps, smooth, to_vbmd
 from bonelib.fe import available_solvers, homogenise, stiffness_matrix
 from bonelib.fe.analytic import isotropic, laminate, reuss_bound, voigt_bound
@@ -24,7 +24,7 @@ def trabecular():
     """(E, nu) maps of a 64 × 64 crop of a synthetic slice whose bone percolates."""
     micro = synth.Microarchitecture(wall_voxels=2.6, vertical_perforation=0.1, noise_sd=20.0)
     volume = synth.scan_vertebra(micro, seed=2, n_slices=3)
-    rho = to_vbmd(smooth(volume[1, 100:164, 100:164].astype(float), edges="periodic"), synth.SCANNER_CALIBRATION)
+    rho = to_vbmd(smooth(volume[1, 100:164, 100:164].astype(float), edges="periodic"), scanner.CALIBRATION)
     E, nu = material_maps(rho)
     assert 0.1 < np.mean(E > 1) < 0.6
     return E, nu
@@ -109,7 +109,7 @@ def test_two_solvers_agree(trabecular):
 
 
 def test_pixel_size_does_not_change_c(trabecular, trabecular_result):
-    other = homogenise(*trabecular, voxel_size=0.041)
+    other = homogenise(*trabecular, voxel_size_mm=0.041)
     np.testing.assert_allclose(other.C, trabecular_result.C, rtol=1e-12)
 
 
@@ -135,7 +135,7 @@ def test_stiffer_bone_stiffer_cell(trabecular, trabecular_result):
 
 def test_fields_are_consistent_with_c(trabecular, trabecular_result):
     E, nu = trabecular
-    result = homogenise(E, nu, fields=True, voxel_size=0.082)
+    result = homogenise(E, nu, fields=True, voxel_size_mm=0.082)
     C = result.C
     for j, load in enumerate(("xx", "yy", "xy")):
         field = result.fields[load]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bonelib import synth
-from bonelib.dataset import label
+from bonelib import scanner, synth
+from bonelib.label import label
 from bonelib.density import material_maps, smooth, to_vbmd
 from bonelib.fe import homogenise
 
@@ -14,20 +14,20 @@ def grey():
 
 
 def test_label_is_the_papers_chain(grey):
-    calibration = synth.SCANNER_CALIBRATION
+    calibration = scanner.CALIBRATION
     E, nu = material_maps(to_vbmd(smooth(grey, edges="periodic"), calibration))
     np.testing.assert_allclose(label(grey, calibration).C, homogenise(E, nu).C, rtol=1e-12)
 
 
 def test_label_invariant_under_the_symmetries_of_the_periodic_cell(grey):
-    calibration = synth.SCANNER_CALIBRATION
+    calibration = scanner.CALIBRATION
     reference = label(grey, calibration).E_eff
     for image in (np.roll(grey, (13, 41), (0, 1)), np.flip(grey, 0), np.flip(grey, 1), np.rot90(grey), grey.T):
         assert label(image, calibration).E_eff == pytest.approx(reference, rel=1e-9)
 
 
 def test_label_monotone_in_density(grey):
-    calibration = synth.SCANNER_CALIBRATION
+    calibration = scanner.CALIBRATION
     moduli = [label(grey, calibration.__class__(calibration.slope * k, calibration.intercept)).E_eff
               for k in (1.0, 1.1, 1.2)]
     assert moduli[0] < moduli[1] < moduli[2]

@@ -34,7 +34,7 @@ def test_bv_tv_and_threshold():
 def test_slice_descriptors():
     rho = np.where(stripes(6), 800.0, 0.0)
     d = slice_descriptors(rho, 0.082)
-    assert d["bmd"] == pytest.approx(240.0) and d["bv_tv"] == pytest.approx(0.3)
+    assert d["vbmd"] == pytest.approx(240.0) and d["bv_tv"] == pytest.approx(0.3)
     with pytest.raises(ValueError):
         slice_descriptors(np.ones(5), 0.082)
 

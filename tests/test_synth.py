@@ -3,7 +3,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bonelib import synth
+from bonelib import scanner, synth
 from bonelib.density import ash_density, smooth, to_vbmd
 
 
@@ -31,7 +31,7 @@ def test_plan_is_deterministic_and_extends():
 def test_cohort_records(vertebra):
     first = next(synth.cohort(n_donors=1, seed=3, n_slices=12))
     assert (first.donor, first.level, first.age, first.seed) == (vertebra.donor, "T11", vertebra.age, vertebra.seed)
-    assert first.volume.shape == (12, 182, 182) and first.calibration == synth.SCANNER_CALIBRATION
+    assert first.volume.shape == (12, 182, 182) and first.calibration == scanner.CALIBRATION
     np.testing.assert_array_equal(first.body, vertebra.body)
 
 
@@ -68,7 +68,7 @@ def test_thicker_walls_give_more_bone():
     fractions = []
     for micro in (thin, thick):
         volume = synth.scan_vertebra(micro, seed=11, n_slices=8)
-        rho = to_vbmd(volume[:, 100:200, 100:200], synth.SCANNER_CALIBRATION)
+        rho = to_vbmd(volume[:, 100:200, 100:200], scanner.CALIBRATION)
         fractions.append(np.mean(rho > 450))
     assert fractions[1] > 1.2 * fractions[0]
 
@@ -88,11 +88,9 @@ def test_ordered_lattice_cuts_slices_as_a_square_grid():
 
 def _modulus(micro: synth.Microarchitecture) -> tuple[float, float]:
     """E_eff (MPa) and vBMD (mg HA/cm³) of a central slice of the scanned VOI."""
-    from bonelib.dataset import density_map, label_density
-    from bonelib.voi import cancellous_voi
+    from bonelib.label import density_map, label_density
 
-    volume = cancellous_voi(synth.scan_vertebra(micro, seed=5, n_slices=3), voxel_size_mm=synth.VOXEL_SIZE_MM).volume
-    rho = density_map(volume[1], synth.SCANNER_CALIBRATION)
+    rho = density_map(synth.section(micro, seed=5)[1], scanner.CALIBRATION)
     return label_density(rho).E_eff, float(rho.mean())
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
+from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.fe import solvers
 from bonelib.fe.element import (
     centroid_strain_displacement,
@@ -113,6 +114,7 @@ class Homogenisation:
 
 
 def check_materials(E: ArrayLike, nu: ArrayLike) -> tuple[NDArray, NDArray]:
+    """Return E (MPa) and ν as float64 images, or raise ValueError naming what is wrong."""
     E = finite_array(E, "E", ndim=2).astype(np.float64, copy=False)
     nu = finite_array(nu, "nu", ndim=2).astype(np.float64, copy=False)
     if E.shape != nu.shape:
@@ -129,7 +131,7 @@ def check_materials(E: ArrayLike, nu: ArrayLike) -> tuple[NDArray, NDArray]:
 def homogenise(
     E: ArrayLike,
     nu: ArrayLike,
-    voxel_size: float = 0.082,
+    voxel_size_mm: float = VOXEL_SIZE_MM,
     fields: bool = False,
     solver: str = "auto",
 ) -> Homogenisation:
@@ -145,7 +147,7 @@ def homogenise(
         (rows, cols) Young's modulus per pixel (MPa), positive.
     nu : array_like
         (rows, cols) Poisson's ratio per pixel, in (−1, 0.5).
-    voxel_size : float
+    voxel_size_mm : float
         Pixel side (mm). C does not depend on it in 2D; displacements do.
     fields : bool
         Also return displacement, strain, stress, von Mises stress and strain-energy
@@ -159,8 +161,13 @@ def homogenise(
         ``C`` (MPa), ``E_eff``, ``nu_eff``, directional moduli, and ``fields`` if asked.
     """
     E, nu = check_materials(E, nu)
-    if not voxel_size > 0:
-        raise ValueError(f"voxel_size must be positive (mm), got {voxel_size}")
+    if not voxel_size_mm > 0:
+        raise ValueError(f"voxel_size_mm must be positive, got {voxel_size_mm}")
+    return _homogenise(E, nu, voxel_size_mm, fields, solver)
+
+
+def _homogenise(E: NDArray, nu: NDArray, voxel_size_mm: float, fields: bool, solver: str) -> Homogenisation:
+    """:func:`homogenise` of float64 materials already checked (:func:`check_materials`)."""
     rows, cols = E.shape
     grid = periodic_grid(rows, cols)
     Ke = element_stiffness(E.ravel(), nu.ravel())  # (n_elements, 8, 8)
@@ -189,7 +196,7 @@ def homogenise(
             total = fluctuation[:, j].reshape(-1, 2) + nodes @ tensor.T  # in pixels
             s = stress[:, j, :]
             result_fields[load] = Fields(
-                displacement=(total * voxel_size).reshape(rows, cols, 2),
+                displacement=(total * voxel_size_mm).reshape(rows, cols, 2),
                 strain=strain[:, j, :].reshape(rows, cols, 3),
                 stress=s.reshape(rows, cols, 3),
                 von_mises=np.sqrt(s[:, 0] ** 2 - s[:, 0] * s[:, 1] + s[:, 1] ** 2 + 3 * s[:, 2] ** 2).reshape(rows, cols),

@@ -1,0 +1,10 @@
+"""The fixed numbers of the paper's imaging, typed here and nowhere else (Lu et al. 2023, section 2.1)."""
+
+from __future__ import annotations
+
+#: Isotropic voxel size of the HR-pQCT scans (mm): XtremeCT, 82 µm.
+VOXEL_SIZE_MM = 0.082
+#: Side of a sample slice (px): 182 px, 14.9 mm at 82 µm.
+SLICE_PX = 182
+#: Spinal levels scanned per donor.
+LEVELS = ("T11", "T12", "L1")

@@ -1,0 +1,29 @@
+"""A synthetic cohort of HR-pQCT-like vertebral scans, shaped like Lu et al. 2023 (section 2.1).
+
+No HR-pQCT data of human vertebrae is public, so the default data of the project is
+generated here, deterministically from a seed:
+
+- :mod:`bonelib.synth.generators`: the geometry (Voronoi walls, plate holes, body outline);
+- :mod:`bonelib.synth.vertebra`: one vertebra's parameters, its scan, its VOI;
+- :mod:`bonelib.synth.cohort`: donors and levels, the cohort's parameter ranges.
+
+The scans go through the scanner model of :mod:`bonelib.scanner`.
+"""
+
+from bonelib.synth.cohort import cohort, donor_microarchitecture, level_microarchitecture, plan, well_connected
+from bonelib.synth.generators import body_mask, plate_holes, voronoi_walls, wall_fraction
+from bonelib.synth.vertebra import (
+    BODY_MM,
+    Microarchitecture,
+    Vertebra,
+    VertebraSpec,
+    grid_microarchitecture,
+    scan_vertebra,
+    section,
+)
+
+__all__ = [
+    "BODY_MM", "Microarchitecture", "Vertebra", "VertebraSpec", "body_mask", "cohort", "donor_microarchitecture",
+    "grid_microarchitecture", "level_microarchitecture", "plan", "plate_holes", "scan_vertebra", "section",
+    "voronoi_walls", "wall_fraction", "well_connected",
+]

@@ -1,0 +1,111 @@
+"""The shape of the package: no import cycle, no module over 400 lines, one check per input."""
+
+import ast
+import importlib
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bonelib"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the bonelib modules it imports, at module level or inside its functions."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                # `from package import submodule` imports the submodule; `from module import name`
+                # the module. (A submodule's own package is always being imported already.)
+                targets = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules
+                           else node.module for alias in node.names]
+            else:
+                continue
+            imported |= {t for t in targets if t in modules and t != name}
+        graph[name] = imported
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_bonelib_has_no_import_cycle():
+    graph = import_graph()
+    assert "bonelib.voi" in graph and "bonelib.constants" in graph["bonelib.voi"]
+    # a package's __init__ re-exports its submodules: a submodule that takes a name from its
+    # own package's __init__ closes a cycle, and this test finds it
+    assert find_cycle(graph) is None, find_cycle(graph)
+
+
+def test_no_module_over_400_lines():
+    lengths = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {name: n for name, n in lengths.items() if n > 400} == {}
+
+
+def test_label_checks_its_input_once():
+    """The grey image is checked at label() and not again on the way to the solver."""
+    import bonelib._checks
+    from bonelib import density, label, morphometry, scanner
+    fe_homogenise = importlib.import_module("bonelib.fe.homogenise")
+
+    calls = []
+
+    def counting(values, name, **kwargs):
+        calls.append(name)
+        return bonelib._checks.finite_array(values, name, **kwargs)
+
+    grey = np.random.default_rng(0).integers(900, 2200, (24, 24))
+    patches = [mock.patch.object(module, "finite_array", counting)
+               for module in (label, density, morphometry, fe_homogenise)]
+    for patch in patches:
+        patch.start()
+    try:
+        label.label(grey, scanner.CALIBRATION)
+        assert calls == ["grey"]
+        calls.clear()
+        label.slice_record(grey, scanner.CALIBRATION)
+        assert calls == ["grey"]
+    finally:
+        for patch in patches:
+            patch.stop()
+    with pytest.raises(ValueError, match="NaN"):
+        label.label(np.full((8, 8), np.nan), scanner.CALIBRATION)
+    with pytest.raises(ValueError, match="2 × 2"):
+        label.label(np.ones((1, 8)), scanner.CALIBRATION)
+    with pytest.raises(ValueError, match="Calibration"):
+        label.label(grey, (0.5, -300))
