@@ -1,8 +1,12 @@
-"""Loading CT scans: TIFF stacks, DICOM series and NumPy files, on one path.
+"""Loading CT scans: TIFF stacks, DICOM series, NRRD, NIfTI and NumPy files, on one path.
 
 :func:`load_scan` returns the image as a NumPy array, (rows, cols) for one image and
 (slices, rows, cols) for a stack, and the pixel size in mm when the file records it. It
 only reads: nothing is written, and a bad input raises an error that names the file.
+
+Volumes stored with their first index fastest (NRRD, NIfTI: ``volume[x, y, z]``) are
+returned as ``(z, y, x)``, so that the stored slices ``[:, :, k]`` are the slices ``[k]``
+of the returned stack, as in a TIFF stack or a DICOM series.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from numpy.typing import NDArray
 TIFF_SUFFIXES = (".tif", ".tiff")
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 NUMPY_SUFFIXES = (".npy", ".npz")
+NRRD_SUFFIXES = (".nrrd", ".nhdr")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: Keys looked for, in order, in an ``.npz`` archive.
 NPZ_IMAGE_KEYS = ("volume", "image", "grey")
 NPZ_VOXEL_KEY = "voxel_size_mm"
@@ -72,6 +78,47 @@ def _read_numpy(path: Path) -> tuple[NDArray, float | None]:
         raise
     except Exception as error:
         raise ScanError(f"{path}: not a readable NumPy file ({error})") from error
+
+
+def _read_nrrd(path: Path) -> tuple[NDArray, float | None]:
+    """An NRRD volume as (z, y, x) and its in-plane spacing (mm, assumed the unit of the header)."""
+    import nrrd
+
+    try:
+        image, header = nrrd.read(str(path), index_order="C")
+    except Exception as error:
+        raise ScanError(f"{path}: not a readable NRRD file ({error})") from error
+    spacing = None
+    if header.get("spacings") is not None:
+        spacing = np.asarray(header["spacings"], dtype=float)[::-1]
+    elif header.get("space directions") is not None:
+        directions = np.asarray(header["space directions"], dtype=float)
+        if np.all(np.isfinite(directions)):
+            spacing = np.linalg.norm(directions, axis=1)[::-1]
+    if spacing is not None and (spacing.size < 2 or not np.all(spacing > 0)):
+        raise ScanError(f"{path}: the header's voxel spacing {spacing.tolist()} is not positive")
+    return image, None if spacing is None else float(spacing[-1])
+
+
+def _read_nifti(path: Path) -> tuple[NDArray, float | None]:
+    """A NIfTI volume as (z, y, x) and its in-plane voxel size in mm (from the header's units)."""
+    import nibabel
+
+    try:
+        image = nibabel.load(str(path))
+        data = np.asarray(image.dataobj)
+        zooms = image.header.get_zooms()
+        unit = image.header.get_xyzt_units()[0]
+    except Exception as error:
+        raise ScanError(f"{path}: not a readable NIfTI file ({error})") from error
+    if data.ndim not in (2, 3):
+        raise ScanError(f"{path}: expected a 2D image or a 3D volume, got shape {data.shape}")
+    if len(zooms) < 2 or not all(z > 0 for z in zooms[:2]):
+        raise ScanError(f"{path}: the header's voxel size {zooms} is not positive")
+    mm = {"mm": 1.0, "micron": 1e-3, "meter": 1e3}.get(unit)
+    if mm is None:
+        raise ScanError(f"{path}: the header gives no spatial unit ({unit!r}); set xyzt_units to mm")
+    return np.ascontiguousarray(data.T), float(zooms[0]) * mm
 
 
 def _tiff_pixel_size(tif) -> float | None:
@@ -170,7 +217,9 @@ def load_scan(path: str | Path) -> tuple[NDArray, float | None]:
     path : str or pathlib.Path
         One of: a (multi-page) TIFF file; a folder of single-slice TIFF files (read in
         natural name order); a folder holding one DICOM series (sorted by slice position,
-        ``RescaleSlope``/``RescaleIntercept`` applied); a ``.npy`` file; a ``.npz`` archive
+        ``RescaleSlope``/``RescaleIntercept`` applied); an NRRD file (``.nrrd``, voxel size
+        from ``spacings`` or ``space directions``, taken as mm); a NIfTI file (``.nii``,
+        ``.nii.gz``, voxel size from the header in its stated unit); a ``.npy`` file; a ``.npz`` archive
         with the image under ``volume``, ``image`` or ``grey`` (or as its only array) and,
         optionally, ``voxel_size_mm``.
 
@@ -198,9 +247,14 @@ def load_scan(path: str | Path) -> tuple[NDArray, float | None]:
         image, voxel = _read_tiff(path)
     elif path.suffix.lower() in NUMPY_SUFFIXES:
         image, voxel = _read_numpy(path)
+    elif path.suffix.lower() in NRRD_SUFFIXES:
+        image, voxel = _read_nrrd(path)
+    elif path.name.lower().endswith(NIFTI_SUFFIXES):
+        image, voxel = _read_nifti(path)
     elif _is_dicom(path):
         image, voxel = _read_dicom_folder([path])
         image = image[0]
     else:
-        raise ScanError(f"{path}: unknown format; expected .tif/.tiff, .npy/.npz, DICOM, or a folder of them")
+        raise ScanError(f"{path}: unknown format; expected .tif/.tiff, .nrrd, .nii/.nii.gz, .npy/.npz, DICOM, "
+                        "or a folder of TIFF or DICOM slices")
     return _check_image(image, path), voxel

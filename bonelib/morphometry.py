@@ -11,6 +11,7 @@ from scipy import ndimage
 from skimage.morphology import medial_axis
 
 from bonelib._checks import finite_array
+from bonelib.connectivity import euler_density, largest_cluster_share, percolation
 from bonelib.density import MARROW_THRESHOLD, _ash_density
 
 
@@ -107,3 +108,23 @@ def fabric_eigenvalues(mask: ArrayLike) -> NDArray[np.float64]:
     if trace == 0:
         return np.ones(2)
     return np.sort(np.linalg.eigvalsh(2 * (trace * np.eye(2) - T) / trace))[::-1]
+
+
+def section_measures(rho_ha: ArrayLike, voxel_size_mm: float) -> dict[str, float | bool]:
+    """Connectivity of one section's bone phase as the FE model sees it (ρ_HA in mg HA/cm³).
+
+    Returns
+    -------
+    dict
+        ``bv_tv`` (-); ``euler_per_mm2``: Euler characteristic per area (1/mm²);
+        ``largest_cluster``: share of the bone in the largest edge-connected cluster of the
+        periodic cell; ``percolates_x``, ``percolates_y``: whether a bone cluster wraps
+        around the cell along x (columns) and y (rows), i.e. whether bone carries load
+        across the cell in that direction (otherwise the FE label of that direction is
+        set by marrow).
+    """
+    mask = _bone_mask(finite_array(rho_ha, "rho_ha", ndim=2))
+    along = percolation(mask)
+    return {"bv_tv": bone_volume_fraction(mask), "euler_per_mm2": euler_density(mask, voxel_size_mm),
+            "largest_cluster": largest_cluster_share(mask), "percolates_x": bool(along[1]),
+            "percolates_y": bool(along[0])}

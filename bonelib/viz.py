@@ -47,3 +47,21 @@ def table(header: list[str], rows: list[list[str]], name: str, caption: str = ""
     title = f"<caption>{escape(caption)}</caption>" if caption else ""
     return HTML(f'<table id="{name}" class="table">{title}<thead><tr>{cells(header, "th")}</tr></thead>'
                 f"<tbody>{body}</tbody></table>")
+
+
+def image_axes(figure, columns: int, ticks: bool = False) -> None:
+    """Draw the heatmaps of a one-row subplot figure as images: rows downwards, square pixels.
+
+    Parameters
+    ----------
+    figure : plotly.graph_objects.Figure
+        A figure made by ``make_subplots(rows=1, cols=columns)`` (or a single plot, ``columns=1``).
+    columns : int
+        Number of subplot columns.
+    ticks : bool
+        Show the pixel indices on the axes.
+    """
+    for column in range(1, columns + 1):
+        anchor = f"x{column if column > 1 else ''}"
+        figure.update_yaxes(autorange="reversed", scaleanchor=anchor, showticklabels=ticks, row=1, col=column)
+        figure.update_xaxes(showticklabels=ticks, row=1, col=column)

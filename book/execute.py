@@ -2,9 +2,10 @@
 
 Each ``notebooks/NN_name.md`` (jupytext MyST) becomes ``book/generated/NN_name.ipynb``
 (then ``notebooks/intro.md``, whose results table reads the chapters' outputs),
-executed with the parameters ``scale`` and ``artefacts`` (where datasets and models are
-written once and read by later notebooks). A notebook is executed again only when its
-source, the ``bonelib`` sources or the parameters changed.
+executed with the parameter ``scale``; everything else (seed, runs, artefact names) the
+notebooks read from ``book/config.py``, which this script puts on the kernels' path. A
+notebook is executed again only when its source, the ``bonelib`` sources, the book's
+config or the parameters changed.
 
 Usage: ``python book/execute.py [--scale ci|paper] [--force]``.
 """
@@ -22,15 +23,17 @@ import jupytext
 import nbformat
 import papermill
 
-ROOT = Path(__file__).resolve().parent.parent
+import config
+
+ROOT = config.ROOT
 SOURCES = ROOT / "notebooks"
-GENERATED = ROOT / "book" / "generated"
+GENERATED = config.GENERATED
 
 
 def fingerprint(notebook: Path, parameters: dict) -> str:
-    """Hash of what a notebook's outputs depend on: its text, bonelib, the parameters."""
+    """Hash of what a notebook's outputs depend on: its text, bonelib, the book's config, the parameters."""
     digest = hashlib.sha256(notebook.read_bytes())
-    for source in sorted((ROOT / "bonelib").rglob("*.py")):
+    for source in [*sorted((ROOT / "bonelib").rglob("*.py")), Path(config.__file__)]:
         digest.update(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     return digest.hexdigest()
@@ -71,13 +74,14 @@ def execute(notebook: Path, parameters: dict, force: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("ci", "paper"), default="ci", help="size of the run (default ci)")
+    parser.add_argument("--scale", choices=config.SCALES, default="ci", help="size of the run (default ci)")
     parser.add_argument("--force", action="store_true", help="execute every notebook again")
     args = parser.parse_args(argv)
     GENERATED.mkdir(parents=True, exist_ok=True)
-    # Relative to book/generated, where papermill runs the notebooks and where nbval re-runs
-    # them, so that both read and write the same artefacts.
-    parameters = {"scale": args.scale, "artefacts": os.path.relpath(ROOT / "artefacts" / args.scale, GENERATED)}
+    # The kernels papermill starts inherit this environment: they import the book's config.
+    book = str(Path(config.__file__).parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (book, os.environ.get("PYTHONPATH")) if p)
+    parameters = {"scale": args.scale}
     # The chapters in order, then the introduction, whose results table reads what they wrote.
     for notebook in [*sorted(SOURCES.glob("[0-9][0-9]_*.md")), SOURCES / "intro.md"]:
         execute(notebook, parameters, args.force)

@@ -11,10 +11,11 @@ FIGURES = {
     "book/generated/01_ct_images.html": ["figure-1", "cohort-parameters"],
     "book/generated/02_density_mapping.html": ["eq1", "figure-2"],
     "book/generated/03_homogenisation.html": ["laminate", "fields"],
-    "book/generated/04_dataset.html": ["figure-4", "bmd-vs-modulus", "morphometry"],
+    "book/generated/04_dataset.html": ["figure-4", "vbmd-vs-modulus", "morphometry"],
     "book/generated/05_cnn.html": ["figure-3", "figure-5", "improved-architecture", "figure-6"],
     "book/generated/06_predictive_power.html": ["figure-7", "figure-8", "figure-9", "split-comparison"],
     "book/generated/07_speed.html": ["speed-scaling"],
+    "book/generated/08_real_bone.html": ["real-vs-synthetic", "real-sections-modulus"],
 }
 #: The paper's figures regenerated, by page.
 PAPER_FIGURES = {"01_ct_images": [1], "02_density_mapping": [2], "04_dataset": [4], "05_cnn": [3, 5, 6],
@@ -68,3 +69,12 @@ def test_results_table_is_generated_from_the_metrics():
     assert {"improved CNN", "paper CNN", "vBMD regression", "BV/TV–fabric power law"} <= names
     improved = results["models"]["random"]["improved CNN"]
     assert f"{improved['r2']['value']:.3f}" in " ".join(cells)
+
+
+def test_no_page_shows_the_parameters_and_figure_code_is_folded(pages):
+    """The reader sees no papermill plumbing; code that only draws a figure is folded (hide-input)."""
+    for name, page in {**pages, "intro": (HTML / "book" / "generated" / "intro.html").read_text(encoding="utf-8")}.items():
+        assert "tag_parameters" not in page and "tag_injected-parameters" not in page, name
+        assert not re.search(r"scale\s*=\s*(&quot;|&#34;|\")", page), name
+    for name, page in pages.items():
+        assert "tag_hide-input" in page, f"{name}: no folded figure code"

@@ -98,3 +98,45 @@ def test_errors_name_the_file_and_write_nothing(tmp_path, stack):
     with pytest.raises(ScanError):
         load_scan(mixed)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_nrrd_slices_first_with_the_header_spacing(tmp_path, stack):
+    import nrrd
+
+    stored = np.ascontiguousarray(stack.T)  # NRRD's volume[x, y, z]: the slices are [:, :, k]
+    nrrd.write(str(tmp_path / "a.nrrd"), stored, {"spacings": [0.05, 0.05, 0.06]})
+    image, voxel = load_scan(tmp_path / "a.nrrd")
+    np.testing.assert_array_equal(image, stack)
+    assert voxel == pytest.approx(0.05)
+    nrrd.write(str(tmp_path / "b.nrrd"), stored, {"space directions": np.diag([0.082, 0.082, 0.082])})
+    assert load_scan(tmp_path / "b.nrrd")[1] == pytest.approx(0.082)
+    nrrd.write(str(tmp_path / "bare.nrrd"), stored)
+    assert load_scan(tmp_path / "bare.nrrd")[1] is None  # no spacing recorded: the caller decides
+    nrrd.write(str(tmp_path / "bad.nrrd"), stored, {"spacings": [0.05, -0.05, 0.05]})
+    with pytest.raises(ScanError, match="bad.nrrd.*spacing"):
+        load_scan(tmp_path / "bad.nrrd")
+    (tmp_path / "broken.nrrd").write_bytes(b"NRRD0004\ntype: nonsense\n\n")
+    with pytest.raises(ScanError, match="broken.nrrd"):
+        load_scan(tmp_path / "broken.nrrd")
+
+
+def test_nifti_slices_first_with_the_voxel_size_in_mm(tmp_path, stack):
+    import nibabel
+
+    image = nibabel.Nifti1Image(np.ascontiguousarray(stack.T), affine=np.diag([0.041, 0.041, 0.041, 1.0]))
+    image.header.set_xyzt_units("mm")
+    nibabel.save(image, tmp_path / "a.nii.gz")
+    loaded, voxel = load_scan(tmp_path / "a.nii.gz")
+    np.testing.assert_array_equal(loaded, stack)
+    assert voxel == pytest.approx(0.041)
+    image.header.set_xyzt_units("micron")
+    image.header.set_zooms((41.0, 41.0, 41.0))
+    nibabel.save(image, tmp_path / "um.nii")
+    assert load_scan(tmp_path / "um.nii")[1] == pytest.approx(0.041)
+    image.header.set_xyzt_units("unknown")
+    nibabel.save(image, tmp_path / "nounit.nii")
+    with pytest.raises(ScanError, match="nounit.nii.*unit"):
+        load_scan(tmp_path / "nounit.nii")
+    (tmp_path / "broken.nii").write_bytes(b"\0" * 100)
+    with pytest.raises(ScanError, match="broken.nii"):
+        load_scan(tmp_path / "broken.nii")

@@ -51,8 +51,8 @@ def test_bad_inputs():
 
 def test_baselines_recover_their_laws():
     rng = np.random.default_rng(1)
-    bmd = rng.uniform(100, 600, 200)
-    model = DensityRegression().fit(bmd, 3.0 * bmd - 50)
+    vbmd = rng.uniform(100, 600, 200)
+    model = DensityRegression().fit(vbmd, 3.0 * vbmd - 50)
     assert (model.slope, model.intercept) == pytest.approx((3.0, -50.0))
     bv_tv, m1 = rng.uniform(0.1, 0.6, 200), rng.uniform(1.0, 1.8, 200)
     fabric = np.column_stack([m1, 2 - m1])
