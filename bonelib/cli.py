@@ -13,6 +13,7 @@ import numpy as np
 from bonelib import __version__
 from bonelib.constants import LEVELS, SLICE_PX, VOXEL_SIZE_MM
 from bonelib.dataset.schema import SCHEMES
+from bonelib.synth import COHORTS
 
 
 def _calibration(text: str):
@@ -83,7 +84,7 @@ def _dataset_build(args: argparse.Namespace) -> int:
         raise ValueError("--scans needs --calibration SLOPE,INTERCEPT")
     start = time.perf_counter()
     path = build(args.out, scale=args.scale, seed=args.seed, scheduler=args.scheduler, scans=args.scans,
-                 calibration=args.calibration, scheme=args.scheme, n_workers=args.workers)
+                 calibration=args.calibration, scheme=args.scheme, n_workers=args.workers, cohort=args.cohort)
     print(f"dataset ready: {path} ({time.perf_counter() - start:.0f} s)")
     return 0
 
@@ -187,21 +188,22 @@ def _info(args: argparse.Namespace) -> int:
 
 def _synth(args: argparse.Namespace) -> int:
     from bonelib._files import atomic_path
-    from bonelib.synth import plan
 
     if args.donor < 1:
         raise ValueError(f"--donor counts from 1, got {args.donor}")
     if args.level not in LEVELS:
         raise ValueError(f"--level must be one of {', '.join(LEVELS)}, got {args.level!r}")
-    spec = plan(n_donors=args.donor, seed=args.seed)[LEVELS.index(args.level) - len(LEVELS)]
-    vertebra = spec.scan(n_slices=args.slices)
-    image = vertebra.volume if args.voi else vertebra.body
+    spec = COHORTS[args.cohort](n_donors=args.donor, seed=args.seed)[LEVELS.index(args.level) - len(LEVELS)]
+    scanned = spec.scan(n_slices=args.slices)
+    # The realistic cohort is generated as its volume of interest only.
+    whole = args.voi or args.cohort == "realistic"
+    image = scanned.volume if whole else scanned.body
     with atomic_path(args.out) as temporary:
-        np.savez_compressed(temporary, volume=image, voxel_size_mm=vertebra.voxel_size_mm,
-                            calibration=np.array([vertebra.calibration.slope, vertebra.calibration.intercept]))
-    print(f"wrote {args.out}: donor {spec.donor} (age {spec.age}), {spec.level}, "
-          f"{'VOI' if args.voi else 'body section'} {image.shape}, calibration "
-          f"{vertebra.calibration.slope},{vertebra.calibration.intercept}")
+        np.savez_compressed(temporary, volume=image, voxel_size_mm=VOXEL_SIZE_MM,
+                            calibration=np.array([scanned.calibration.slope, scanned.calibration.intercept]))
+    print(f"wrote {args.out}: {args.cohort} cohort, donor {spec.donor} (age {spec.age}), {spec.level}, "
+          f"{'VOI' if whole else 'body section'} {image.shape}, calibration "
+          f"{scanned.calibration.slope},{scanned.calibration.intercept}")
     return 0
 
 
@@ -217,6 +219,28 @@ def _voi(args: argparse.Namespace) -> int:
         np.savez_compressed(temporary, volume=voi.volume, voxel_size_mm=voxel, origin=np.array(voi.origin))
     print(f"wrote {args.out}: {voi.volume.shape} from row {voi.origin[0]}, col {voi.origin[1]}")
     return 0
+
+
+def _realism(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bonelib import realism
+
+    real = realism.measure_all(tqdm(realism.real_volumes(args.subset), desc="real ROIs", unit="ROI"), args.sections)
+    synthetic = realism.measure_all(tqdm(realism.realistic_volumes(args.n, args.seed), total=args.n,
+                                         desc="realistic cubes", unit="cube"), args.sections)
+    rows = realism.compare(real, synthetic)
+    if args.json:
+        print(json.dumps({"real_cubes": len(real["3d"]), "realistic_cubes": len(synthetic["3d"]), "rows": rows}))
+        return 0 if all(r["passes"] for r in rows) else 1
+    print(f"{len(real['3d'])} real ROIs against {len(synthetic['3d'])} realistic cubes: median (10th–90th percentile)")
+    print(f"{'measure':<32} {'real':>26} {'realistic':>26} {'deviation':>10}  accepted")
+    for row in rows:
+        cells = [f"{m:.3g} ({lo:.3g}–{hi:.3g})" for m, lo, hi in (row["real"], row["synthetic"])]
+        print(f"{row['measure']:<32} {cells[0]:>26} {cells[1]:>26} {row['deviation']:>+10.1%}  "
+              f"{'yes' if row['passes'] else 'NO'}")
+    print("accepted" if all(r["passes"] for r in rows) else "NOT accepted")
+    return 0 if all(r["passes"] for r in rows) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     synth.add_argument("--slices", type=int, default=104, help="axial slices (default 104)")
     synth.add_argument("--voi", action="store_true", help=f"write the {SLICE_PX} px cancellous VOI, not the body section")
+    synth.add_argument("--cohort", choices=COHORTS, default="paper",
+                       help="paper-shaped (a body section) or realistic (rod-plate bone, its VOI only) (default paper)")
     synth.add_argument("--out", type=Path, required=True, help="output .npz path")
     synth.set_defaults(run=_synth)
 
@@ -267,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--scale", choices=("ci", "paper"), default="ci",
                        help="ci: 6 donors, 288 slices; paper: 35 donors, 10,896 slices (default ci)")
     build.add_argument("--seed", type=int, default=0, help="seed of the cohort and the splits (default 0)")
+    build.add_argument("--cohort", choices=COHORTS, default="paper",
+                       help="synthetic cohort: paper (shaped to the paper's statistics) or realistic "
+                       "(rod-plate bone matched to real vertebrae) (default paper)")
     build.add_argument("--scheme", choices=SCHEMES, default="donor",
                        help="split scheme used by default when loading; both are stored (default donor)")
     build.add_argument("--scans", type=Path, help="folder of your own scans, one stack per vertebra named DONOR-LEVEL; --scale then sets only how many donors are held out")
@@ -304,6 +333,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"cut larger slices into {SLICE_PX} × {SLICE_PX} px tiles (a centred grid) and predict each")
     prediction.add_argument("--json", action="store_true", help="print one JSON object")
     prediction.set_defaults(run=_predict)
+
+    realism = commands.add_parser(
+        "realism", help="compare the realistic cohort's morphometry with real vertebral bone (acceptance)",
+        description="3D morphometry of each volume at the micro-CT voxel size, and connectivity of its transverse "
+        "sections scanned to 82 µm, for the real FDA L1 ROIs and cubes of the realistic cohort; each measure passes "
+        "when the medians lie within 15 % (percolation rates within 0.15) and the 10–90 % ranges overlap. "
+        "Exit status 1 when a measure fails. Takes about 15 s per volume.")
+    realism.add_argument("--n", type=int, default=30, help="realistic cubes (default 30)")
+    realism.add_argument("--subset", choices=("shipped", "all"), default="shipped",
+                         help="real ROIs: the 30 shipped, or all (downloads the rest; default shipped)")
+    realism.add_argument("--sections", type=int, default=6, help="transverse sections per volume (default 6)")
+    realism.add_argument("--seed", type=int, default=0, help="seed of the realistic cohort (default 0)")
+    realism.add_argument("--json", action="store_true", help="print one JSON object")
+    realism.set_defaults(run=_realism)
 
     voi = commands.add_parser("voi", help="crop the cancellous volume of interest from a vertebral scan")
     voi.add_argument("scan", type=Path, help="scan file or folder, axial slices along the first axis")

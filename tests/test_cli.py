@@ -86,3 +86,12 @@ def test_predict_with_a_saved_model(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "none"), "--calibration", "1,0"]) == 2
     assert "no trained model" in capsys.readouterr().err
     del keras
+
+
+def test_synth_realistic_writes_its_voi(tmp_path, capsys):
+    out = tmp_path / "realistic.npz"
+    assert main(["synth", "--cohort", "realistic", "--donor", "2", "--slices", "3", "--out", str(out)]) == 0
+    assert "realistic cohort" in capsys.readouterr().out
+    with np.load(out) as archive:
+        assert archive["volume"].shape == (3, 182, 182) and archive["volume"].dtype == np.int16
+        assert float(archive["voxel_size_mm"]) == 0.082

@@ -52,6 +52,7 @@ def build(
     n_workers: int | None = None,
     progress: bool = True,
     replace: bool = False,
+    cohort: str = "paper",
 ) -> Path:
     """Build (or resume) a labelled dataset in a Zarr store.
 
@@ -83,6 +84,9 @@ def build(
         Rebuild a store that holds another bonelib dataset (other parameters, or labels made
         by other code) instead of refusing it. A folder that is not a bonelib dataset is
         never deleted.
+    cohort : {"paper", "realistic"}
+        Which synthetic cohort (:data:`bonelib.synth.COHORTS`): the paper-shaped one, or the
+        rod–plate one that matches real vertebral bone.
 
     Returns
     -------
@@ -101,8 +105,8 @@ def build(
         parameters = {"scans": str(Path(scans).resolve()), "calibration": [calibration.slope, calibration.intercept],
                       "held_out": [chosen.test_donors, chosen.val_donors], "seed": seed}
     else:
-        sources = synthetic_sources(chosen, seed, rng)
-        parameters = {"scale": scale if isinstance(scale, str) else asdict(chosen), "seed": seed}
+        sources = synthetic_sources(chosen, seed, rng, cohort)
+        parameters = {"scale": scale if isinstance(scale, str) else asdict(chosen), "seed": seed, "cohort": cohort}
     tasks = plan_tasks(sources, chosen, rng)
     parameters.update(format=FORMAT_VERSION, code=code_fingerprint())
     root = _prepare(out, parameters, tasks, replace)

@@ -18,7 +18,7 @@ from bonelib import reference
 from bonelib.constants import SLICE_PX, VOXEL_SIZE_MM
 from bonelib.dataset.schema import SPLITS
 from bonelib.density import Calibration
-from bonelib.synth import VertebraSpec, plan
+from bonelib.synth import COHORTS, RealisticSpec, VertebraSpec
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class SyntheticVertebra:
-    """A vertebra of the synthetic cohort, scanned with ``n_slices`` slices."""
+    """A vertebra of a synthetic cohort (paper-shaped or realistic), scanned with ``n_slices`` slices."""
 
-    spec: VertebraSpec
+    spec: VertebraSpec | RealisticSpec
     n_slices: int
 
     @property
@@ -136,9 +136,12 @@ class Task:
     split_random: tuple[int, ...]
 
 
-def synthetic_sources(scale: Scale, seed: int, rng: np.random.Generator) -> list[SyntheticVertebra]:
-    """The cohort of ``scale``, slices per vertebra differing by at most one (order drawn by ``rng``)."""
-    specs = plan(n_donors=scale.n_donors, seed=seed)
+def synthetic_sources(scale: Scale, seed: int, rng: np.random.Generator, cohort: str = "paper") -> list[SyntheticVertebra]:
+    """The ``cohort`` (a name of :data:`bonelib.synth.COHORTS`) at ``scale``, slices per vertebra
+    differing by at most one (order drawn by ``rng``)."""
+    if cohort not in COHORTS:
+        raise ValueError(f"cohort must be one of {tuple(COHORTS)}, got {cohort!r}")
+    specs = COHORTS[cohort](n_donors=scale.n_donors, seed=seed)
     counts = np.full(len(specs), scale.samples // len(specs))
     counts[rng.permutation(len(specs))[: scale.samples % len(specs)]] += 1
     return [SyntheticVertebra(spec, int(n)) for spec, n in zip(specs, counts)]

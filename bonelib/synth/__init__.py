@@ -5,13 +5,20 @@ generated here, deterministically from a seed:
 
 - :mod:`bonelib.synth.generators`: the geometry (Voronoi walls, plate holes, body outline);
 - :mod:`bonelib.synth.vertebra`: one vertebra's parameters, its scan, its VOI;
-- :mod:`bonelib.synth.cohort`: donors and levels, the cohort's parameter ranges.
+- :mod:`bonelib.synth.cohort`: donors and levels, the cohort's parameter ranges;
+- :mod:`bonelib.synth.realistic`: a second, realistic cohort of rod–plate bone matched to
+  real vertebral bone.
+
+Both cohorts are chosen by name in :data:`COHORTS`: ``"paper"`` reproduces the paper's
+statistics with bone unlike real bone, ``"realistic"`` matches the morphometry of real
+vertebral bone.
 
 The scans go through the scanner model of :mod:`bonelib.scanner`.
 """
 
 from bonelib.synth.cohort import cohort, donor_microarchitecture, level_microarchitecture, plan, well_connected
 from bonelib.synth.generators import body_mask, plate_holes, voronoi_walls, wall_fraction
+from bonelib.synth.realistic import RealisticSpec, RodPlate, realistic_plan, rod_plate_bone
 from bonelib.synth.vertebra import (
     BODY_MM,
     Microarchitecture,
@@ -22,8 +29,11 @@ from bonelib.synth.vertebra import (
     section,
 )
 
+#: The cohorts by name: the function that plans one (``n_donors``, ``levels``, ``seed``).
+COHORTS = {"paper": plan, "realistic": realistic_plan}
+
 __all__ = [
-    "BODY_MM", "Microarchitecture", "Vertebra", "VertebraSpec", "body_mask", "cohort", "donor_microarchitecture",
+    "BODY_MM", "COHORTS", "Microarchitecture", "RealisticSpec", "RodPlate", "realistic_plan", "rod_plate_bone", "Vertebra", "VertebraSpec", "body_mask", "cohort", "donor_microarchitecture",
     "grid_microarchitecture", "level_microarchitecture", "plan", "plate_holes", "scan_vertebra", "section",
     "voronoi_walls", "wall_fraction", "well_connected",
 ]
