@@ -230,6 +230,28 @@ def improved_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, mean: float 
 MODELS = {"paper": paper_model, "improved": improved_model}
 
 
+def with_input_shape(model: keras.Model, input_shape: tuple[int, int, int]) -> keras.Model:
+    """The improved network, trained, rebuilt for images of another size.
+
+    The improved network is fully convolutional with periodic padding and global pooling, so
+    its weights apply to any periodic image; the paper's network ends in dense layers tied
+    to 182 × 182 px and cannot be resized.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A trained :func:`improved_model`.
+    input_shape : tuple of int
+        (rows, cols, 1) of the new images.
+    """
+    if model.name != "improved":
+        raise ValueError(f"only the improved network takes other image sizes, not {model.name!r}")
+    norm = model.get_layer("standardise").get_config()
+    resized = improved_model(input_shape, mean=float(np.squeeze(norm["mean"])), variance=float(np.squeeze(norm["variance"])))
+    resized.set_weights(model.get_weights())
+    return resized
+
+
 def recalibrate_batch_norm(model: keras.Model, images: NDArray, batches: int = 20, batch_size: int = 128,
                            seed: int = 0) -> None:
     """Set every batch-normalisation layer's running statistics to the mean over ``batches`` batches.

@@ -108,7 +108,7 @@ def _cell(entry: dict, digits: int) -> str:
 
 def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the results table (value [95 % interval]), the paper's figures last."""
-    header = ["model", "split (test samples)", *(title for title, _ in COLUMNS.values())]
+    header = ["model", "scheme (test samples)", *(title for title, _ in COLUMNS.values())]
     rows = []
     for scheme, models in results["models"].items():
         for name, report in models.items():

@@ -152,3 +152,14 @@ def test_improved_model_beats_the_mean_at_ci_scale(tmp_path):
     with open(tmp_path / "ci" / "history.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 15 and {"loss", "val_loss", "mae", "val_mae"} <= set(rows[0])
+
+
+def test_the_improved_network_resized_keeps_its_prediction():
+    """A periodic image tiled 2 × 2 gets the prediction of one tile (tiles of 96 px: the strides align)."""
+    model = cnn.improved_model(mean=300.0, variance=1e4)
+    tile = np.random.default_rng(3).uniform(0, 900, (2, 96, 96, 1)).astype(np.float32)
+    one, four = (cnn.with_input_shape(model, (n, n, 1)) for n in (96, 192))
+    np.testing.assert_allclose(cnn.predict(one, tile), cnn.predict(four, np.tile(tile, (1, 2, 2, 1))), rtol=1e-4)
+    np.testing.assert_array_equal(four.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(ValueError, match="improved"):
+        cnn.with_input_shape(cnn.paper_model(), (91, 91, 1))
