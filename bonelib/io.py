@@ -1,4 +1,4 @@
-"""Loading CT scans: TIFF stacks, DICOM series, NRRD, NIfTI and NumPy files, on one path.
+"""Loading CT scans: TIFF stacks, DICOM series, Scanco AIM/ISQ, NRRD, NIfTI and NumPy files, on one path.
 
 :func:`load_scan` returns the image as a NumPy array, (rows, cols) for one image and
 (slices, rows, cols) for a stack, and the pixel size in mm when the file records it. It
@@ -22,6 +22,7 @@ DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 NUMPY_SUFFIXES = (".npy", ".npz")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+SCANCO_SUFFIXES = (".aim", ".isq")
 #: Keys looked for, in order, in an ``.npz`` archive.
 NPZ_IMAGE_KEYS = ("volume", "image", "grey")
 NPZ_VOXEL_KEY = "voxel_size_mm"
@@ -119,6 +120,28 @@ def _read_nifti(path: Path) -> tuple[NDArray, float | None]:
     if mm is None:
         raise ScanError(f"{path}: the header gives no spatial unit ({unit!r}); set xyzt_units to mm")
     return np.ascontiguousarray(data.T), float(zooms[0]) * mm
+
+
+def _read_scanco(path: Path) -> tuple[NDArray, float | None]:
+    """A Scanco AIM or ISQ volume (slices first), rescaled by its header, and its in-plane voxel size (mm)."""
+    try:
+        import itk
+    except ImportError as error:  # the optional reader
+        raise ScanError(f"{path}: reading Scanco files needs itk-ioscanco (pip install itk-ioscanco)") from error
+    try:
+        image = itk.imread(str(path))
+        data = itk.array_from_image(image)
+        spacing = tuple(float(v) for v in image.GetSpacing())
+        header = image.GetMetaDataDictionary()
+        slope, intercept = (float(header[k]) if header.HasKey(k) else default
+                            for k, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)))
+    except Exception as error:
+        raise ScanError(f"{path}: not a readable Scanco AIM/ISQ file ({error})") from error
+    if not spacing or not all(v > 0 for v in spacing):
+        raise ScanError(f"{path}: the header's voxel size {spacing} is not positive")
+    if (slope, intercept) != (1.0, 0.0):
+        data = data.astype(np.float32) * slope + intercept
+    return data, spacing[0]
 
 
 def _tiff_pixel_size(tif) -> float | None:
@@ -219,7 +242,9 @@ def load_scan(path: str | Path) -> tuple[NDArray, float | None]:
         natural name order); a folder holding one DICOM series (sorted by slice position,
         ``RescaleSlope``/``RescaleIntercept`` applied); an NRRD file (``.nrrd``, voxel size
         from ``spacings`` or ``space directions``, taken as mm); a NIfTI file (``.nii``,
-        ``.nii.gz``, voxel size from the header in its stated unit); a ``.npy`` file; a ``.npz`` archive
+        ``.nii.gz``, voxel size from the header in its stated unit); a Scanco ``.aim`` or ``.isq``
+        file (read by itk-ioscanco; voxel size in mm and the header's ``RescaleSlope``/
+        ``RescaleIntercept`` applied, as for DICOM); a ``.npy`` file; a ``.npz`` archive
         with the image under ``volume``, ``image`` or ``grey`` (or as its only array) and,
         optionally, ``voxel_size_mm``.
 
@@ -251,10 +276,13 @@ def load_scan(path: str | Path) -> tuple[NDArray, float | None]:
         image, voxel = _read_nrrd(path)
     elif path.name.lower().endswith(NIFTI_SUFFIXES):
         image, voxel = _read_nifti(path)
+    elif path.suffix.lower() in SCANCO_SUFFIXES:
+        image, voxel = _read_scanco(path)
     elif _is_dicom(path):
         image, voxel = _read_dicom_folder([path])
         image = image[0]
     else:
-        raise ScanError(f"{path}: unknown format; expected .tif/.tiff, .nrrd, .nii/.nii.gz, .npy/.npz, DICOM, "
+        raise ScanError(f"{path}: unknown format; expected .tif/.tiff, .nrrd, .nii/.nii.gz, Scanco .aim/.isq, "
+                        ".npy/.npz, DICOM, "
                         "or a folder of TIFF or DICOM slices")
     return _check_image(image, path), voxel

@@ -140,3 +140,20 @@ def test_nifti_slices_first_with_the_voxel_size_in_mm(tmp_path, stack):
     (tmp_path / "broken.nii").write_bytes(b"\0" * 100)
     with pytest.raises(ScanError, match="broken.nii"):
         load_scan(tmp_path / "broken.nii")
+
+
+@pytest.mark.parametrize("suffix", [".aim", ".isq"])
+def test_scanco_files_with_their_voxel_size(tmp_path, stack, suffix):
+    itk = pytest.importorskip("itk")
+    image = itk.image_from_array(stack)
+    image.SetSpacing([0.061, 0.061, 0.061])
+    header = image.GetMetaDataDictionary()
+    for key in ("CreationDate", "ModificationDate"):  # the ISQ writer needs dates
+        header[key] = "2026-NOV-26 12:00:00.000"
+    itk.imwrite(image, str(tmp_path / f"scan{suffix}"))
+    loaded, voxel = load_scan(tmp_path / f"scan{suffix}")
+    np.testing.assert_allclose(loaded, stack)
+    assert voxel == pytest.approx(0.061)
+    (tmp_path / f"broken{suffix}").write_bytes(b"not a scanco file" * 10)
+    with pytest.raises(ScanError, match=f"broken{suffix}"):
+        load_scan(tmp_path / f"broken{suffix}")
