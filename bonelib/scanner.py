@@ -34,15 +34,17 @@ class Scanner:
     Attributes
     ----------
     tissue_density : float
-        Mineral density of bone tissue (mg HA/cm³).
+        Mineral density of bone tissue (mg HA/cm³). 1050 lies inside the range that the
+        paper's Eq. 1 treats as bone (ρ_ash 400–1200 mg/cm³, i.e. ρ_HA ≈ 456–1368 mg HA/cm³;
+        Lu et al. 2023), so that fully mineralised voxels are bone to the FE model.
     marrow_density : float
         Density of marrow and of the fluid around the body (mg HA/cm³); marrow fat shifts it
-        below 0.
+        below 0, a known confounder of QCT densitometry.
     psf_sigma_voxels : float
-        Standard deviation of the Gaussian point-spread function (voxels); 0.65 voxel of
-        82 µm is ≈ 125 µm FWHM.
+        Standard deviation of the Gaussian point-spread function (voxels of 82 µm); 0.65 is
+        ≈ 125 µm FWHM, the XtremeCT's ≈ 130 µm (Boutroy et al. 2005).
     noise_sd : float
-        Standard deviation of the image noise (mg HA/cm³).
+        Standard deviation of the image noise (mg HA/cm³), that of the synthetic cohort.
     calibration : Calibration
         Maps the stored grey values back to mg HA/cm³.
     """
