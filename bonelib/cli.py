@@ -11,9 +11,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bonelib import __version__
-from bonelib.constants import LEVELS, SLICE_PX, VOXEL_SIZE_MM
-from bonelib.dataset.schema import SCHEMES
-from bonelib.synth import COHORTS
+# Only light imports here: `bonelib --help` should not load SciPy, Zarr or TensorFlow.
+from bonelib.constants import COHORT_NAMES, LEVELS, SCHEMES, SLICE_PX, VOXEL_SIZE_MM
 
 
 def _calibration(text: str):
@@ -188,6 +187,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _synth(args: argparse.Namespace) -> int:
     from bonelib._files import atomic_path
+    from bonelib.synth import COHORTS
 
     if args.donor < 1:
         raise ValueError(f"--donor counts from 1, got {args.donor}")
@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     synth.add_argument("--slices", type=int, default=104, help="axial slices (default 104)")
     synth.add_argument("--voi", action="store_true", help=f"write the {SLICE_PX} px cancellous VOI, not the body section")
-    synth.add_argument("--cohort", choices=COHORTS, default="paper",
+    synth.add_argument("--cohort", choices=COHORT_NAMES, default="paper",
                        help="paper-shaped (a body section) or realistic (rod-plate bone, its VOI only) (default paper)")
     synth.add_argument("--out", type=Path, required=True, help="output .npz path")
     synth.set_defaults(run=_synth)
@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--scale", choices=("ci", "paper"), default="ci",
                        help="ci: 6 donors, 288 slices; paper: 35 donors, 10,896 slices (default ci)")
     build.add_argument("--seed", type=int, default=0, help="seed of the cohort and the splits (default 0)")
-    build.add_argument("--cohort", choices=COHORTS, default="paper",
+    build.add_argument("--cohort", choices=COHORT_NAMES, default="paper",
                        help="synthetic cohort: paper (shaped to the paper's statistics) or realistic "
                        "(rod-plate bone matched to real vertebrae) (default paper)")
     build.add_argument("--scheme", choices=SCHEMES, default="donor",

@@ -8,3 +8,7 @@ VOXEL_SIZE_MM = 0.082
 SLICE_PX = 182
 #: Spinal levels scanned per donor.
 LEVELS = ("T11", "T12", "L1")
+#: How a dataset's samples are split: by whole donors, or slice by slice at random (as the paper).
+SCHEMES = ("donor", "random")
+#: The synthetic cohorts, by name (:data:`bonelib.synth.COHORTS` plans them).
+COHORT_NAMES = ("paper", "realistic")

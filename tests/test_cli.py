@@ -95,3 +95,10 @@ def test_synth_realistic_writes_its_voi(tmp_path, capsys):
     with np.load(out) as archive:
         assert archive["volume"].shape == (3, 182, 182) and archive["volume"].dtype == np.int16
         assert float(archive["voxel_size_mm"]) == 0.082
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """`bonelib --help` imports neither SciPy nor TensorFlow: the parser needs only bonelib.constants."""
+    code = "import sys, bonelib.cli; bonelib.cli.build_parser(); print(sorted({'scipy', 'tensorflow', 'zarr'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

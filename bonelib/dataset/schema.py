@@ -10,13 +10,11 @@ from dataclasses import dataclass, make_dataclass
 
 import numpy as np
 
-from bonelib.constants import SLICE_PX
+from bonelib.constants import SCHEMES, SLICE_PX
 from bonelib.density import Calibration
 
 #: Parts of a split scheme, in the order of their codes 0, 1, 2.
 SPLITS = ("train", "val", "test")
-#: How samples are split: by whole donors, or slice by slice at random (as the paper).
-SCHEMES = ("donor", "random")
 #: Version of the store's layout; a store of another version is refused.
 FORMAT_VERSION = 2
 

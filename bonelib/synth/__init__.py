@@ -16,6 +16,7 @@ vertebral bone.
 The scans go through the scanner model of :mod:`bonelib.scanner`.
 """
 
+from bonelib.constants import COHORT_NAMES
 from bonelib.synth.cohort import cohort, donor_microarchitecture, level_microarchitecture, plan, well_connected
 from bonelib.synth.generators import body_mask, plate_holes, voronoi_walls, wall_fraction
 from bonelib.synth.realistic import RealisticSpec, RodPlate, realistic_plan, rod_plate_bone
@@ -29,8 +30,9 @@ from bonelib.synth.vertebra import (
     section,
 )
 
-#: The cohorts by name: the function that plans one (``n_donors``, ``levels``, ``seed``).
-COHORTS = {"paper": plan, "realistic": realistic_plan}
+#: The cohorts by name (:data:`bonelib.constants.COHORT_NAMES`): the function that plans one
+#: (``n_donors``, ``levels``, ``seed``).
+COHORTS = dict(zip(COHORT_NAMES, (plan, realistic_plan)))
 
 __all__ = [
     "BODY_MM", "COHORTS", "Microarchitecture", "RealisticSpec", "RodPlate", "realistic_plan", "rod_plate_bone", "Vertebra", "VertebraSpec", "body_mask", "cohort", "donor_microarchitecture",
