@@ -12,33 +12,8 @@ import numpy as np
 
 from bonelib import __version__
 # Only light imports here: `bonelib --help` should not load SciPy, Zarr or TensorFlow.
+from bonelib._cli_args import _calibration, _stored_calibration
 from bonelib.constants import COHORT_NAMES, LEVELS, SCHEMES, SLICE_PX, VOXEL_SIZE_MM
-
-
-def _calibration(text: str):
-    """Parse ``SLOPE,INTERCEPT`` into a :class:`~bonelib.density.Calibration`."""
-    from bonelib.density import Calibration
-
-    try:
-        slope, intercept = (float(part) for part in text.split(","))
-        return Calibration(slope, intercept)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"expected SLOPE,INTERCEPT (mg HA/cm³ per grey unit, mg HA/cm³), got {text!r}: {error}"
-        )
-
-
-def _stored_calibration(path: Path):
-    """The calibration that ``bonelib synth`` stores in an .npz file, if any."""
-    from bonelib.density import Calibration
-
-    if path.suffix.lower() != ".npz":
-        return None
-    with np.load(path, allow_pickle=False) as archive:
-        if "calibration" not in archive.files:
-            return None
-        slope, intercept = archive["calibration"]
-    return Calibration(float(slope), float(intercept))
 
 
 def _homogenise(args: argparse.Namespace) -> int:
@@ -124,43 +99,6 @@ def _train(args: argparse.Namespace) -> int:
           f"MAE {result['mae']['value']:.1f} MPa, RPE50 {result['rpe50']['value']:.3f}, "
           f"RPE95 {result['rpe95']['value']:.3f}; training {result['training_seconds']:.0f} s; "
           f"written to {args.out}")
-    return 0
-
-
-def _predict(args: argparse.Namespace) -> int:
-    import time
-
-    import keras
-
-    from bonelib import cnn
-    from bonelib.io import load_scan
-
-    model_file = args.model / "model.keras" if args.model.is_dir() else args.model
-    if not model_file.exists():
-        raise ValueError(f"{model_file}: no trained model here (train one with `bonelib train`)")
-    image, _ = load_scan(args.scan)
-    calibration = args.calibration or _stored_calibration(args.scan)
-    if calibration is None:
-        raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
-    slices = image[None] if image.ndim == 2 else image
-    mode = "crop" if args.crop else "tile" if args.tile else None
-    try:
-        slices, origin = cnn.fit_to_input(slices, mode=mode)
-    except ValueError as error:
-        raise ValueError(f"{error} (--crop or --tile)" if mode is None else str(error)) from error
-    rho = cnn.inputs(slices, calibration)
-    model = keras.saving.load_model(model_file)
-    start = time.perf_counter()
-    moduli = cnn.predict(model, rho)
-    seconds = time.perf_counter() - start
-    if args.json:
-        print(json.dumps({"scan": str(args.scan), "model": str(model_file), "seconds": seconds,
-                          "E_eff": moduli.tolist(), "origin": origin.tolist()}))
-        return 0
-    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11}")
-    for (index, row, col), value in zip(origin, moduli):
-        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g}")
-    print(f"{len(moduli)} image(s) in {seconds:.2f} s ({seconds / len(moduli) * 1000:.1f} ms each)")
     return 0
 
 
@@ -322,17 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     training.set_defaults(run=_train)
 
-    prediction = commands.add_parser("predict", help="E_eff of a 2D image or of each slice of a stack by a trained CNN")
-    prediction.add_argument("scan", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz")
-    prediction.add_argument("--model", type=Path, required=True, help="folder written by `bonelib train`, or a .keras file")
-    prediction.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
-                            help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
-    fitting = prediction.add_mutually_exclusive_group()
-    fitting.add_argument("--crop", action="store_true", help=f"take the central {SLICE_PX} × {SLICE_PX} px of larger slices")
-    fitting.add_argument("--tile", action="store_true",
-                         help=f"cut larger slices into {SLICE_PX} × {SLICE_PX} px tiles (a centred grid) and predict each")
-    prediction.add_argument("--json", action="store_true", help="print one JSON object")
-    prediction.set_defaults(run=_predict)
+    from bonelib.cli_predict import add_predict
+
+    add_predict(commands)
 
     realism = commands.add_parser(
         "realism", help="compare the realistic cohort's morphometry with real vertebral bone (acceptance)",

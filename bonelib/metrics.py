@@ -1,7 +1,8 @@
 """Agreement between predicted and FE moduli (paper section 2.4, Eq. 7).
 
-Every metric comes with a bootstrap 95 % interval (resampling the samples with
-replacement, a fixed seed).
+Every metric comes with a bootstrap 95 % interval (a fixed seed): resampling the samples
+with replacement, or, given each sample's group (its donor), resampling whole groups, since
+slices of one donor are not independent.
 """
 
 from __future__ import annotations
@@ -72,22 +73,35 @@ METRICS: dict[str, Callable[[NDArray, NDArray], float]] = {
 }
 
 
+def _resamples(n: int, groups: ArrayLike | None, n_resamples: int, seed: int) -> list[NDArray]:
+    """Index arrays of bootstrap resamples: of the samples, or of whole groups of samples."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        return list(rng.integers(0, n, size=(n_resamples, n)))
+    labels = np.asarray(groups)
+    if labels.shape != (n,):
+        raise ValueError(f"groups needs one label per sample ({n}), got shape {labels.shape}")
+    _, code = np.unique(labels, return_inverse=True)
+    members = [np.flatnonzero(code == g) for g in range(code.max() + 1)]
+    return [np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+            for _ in range(n_resamples)]
+
+
 def bootstrap(metric: Callable[[NDArray, NDArray], float], predicted: ArrayLike, reference: ArrayLike,
-              n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+              n_resamples: int = 1000, seed: int = 0, groups: ArrayLike | None = None) -> tuple[float, float, float]:
     """A metric and its bootstrap 95 % interval: (value, low, high).
 
-    Resamples where the metric is undefined (NaN) are left out of the interval.
+    ``groups`` (one label per sample, e.g. the donor): resample whole groups instead of
+    samples. Resamples where the metric is undefined (NaN) are left out of the interval.
     """
     p, r = _pair(predicted, reference)
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, p.size, size=(n_resamples, p.size))
-    values = np.array([metric(p[i], r[i]) for i in indices])
+    values = np.array([metric(p[i], r[i]) for i in _resamples(p.size, groups, n_resamples, seed)])
     low, high = np.nanpercentile(values, [2.5, 97.5])
     return float(metric(p, r)), float(low), float(high)
 
 
 def report(predicted: ArrayLike, reference: ArrayLike, path: str | Path | None = None,
-           n_resamples: int = 1000, seed: int = 0, **extra) -> dict:
+           n_resamples: int = 1000, seed: int = 0, groups: ArrayLike | None = None, **extra) -> dict:
     """Every metric with its interval, as a dict; written as JSON to ``path`` if given.
 
     Parameters
@@ -98,12 +112,18 @@ def report(predicted: ArrayLike, reference: ArrayLike, path: str | Path | None =
         JSON file to write (atomically).
     n_resamples, seed : int
         Bootstrap resamples and their seed.
+    groups : array_like, optional
+        One label per sample (its donor): the bootstrap resamples whole groups.
     **extra
         Further entries stored as they are (model name, split, timings...).
     """
     p, r = _pair(predicted, reference)
-    result = {name: dict(zip(("value", "low", "high"), bootstrap(metric, p, r, n_resamples, seed)))
-              for name, metric in METRICS.items()}
+    indices = _resamples(p.size, groups, n_resamples, seed)
+    result = {}
+    for name, metric in METRICS.items():
+        values = np.array([metric(p[i], r[i]) for i in indices])
+        low, high = np.nanpercentile(values, [2.5, 97.5])
+        result[name] = {"value": float(metric(p, r)), "low": float(low), "high": float(high)}
     result["n"] = int(p.size)
     result.update(extra)
     if path is not None:

@@ -8,7 +8,8 @@
 - ``run.json``: what the run is (model, epochs, scheme, batch, seed, and the fingerprints of
   the dataset and of the network code); a resumed or reused run must match it;
 - ``metrics.json``: R², slope, MAE, RPE percentiles with bootstrap intervals on the test split,
-  with the training time and the run's identity.
+  with the training time and the run's identity;
+- ``test_predictions.npy``: the best model's predictions of the test samples (MPa), in order.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bonelib.dataset import load
 
 
 #: The sources of the networks and their training: a change to any of them makes a new run.
-TRAINING_CODE = ("cnn.py", "training.py")
+TRAINING_CODE = ("cnn.py", "training.py", "folds.py", "crossval.py")
 
 
 def _identity(model_name: str, data: str | Path, epochs: int, options: dict) -> dict:
@@ -65,7 +66,7 @@ def _precise_batch_norm(images: NDArray, seed: int, batch_size: int = 128, max_b
 
 
 def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch_size: int = 128, seed: int = 0,
-          scheme: str | None = None, verbose: int = 2, callbacks: list | None = None) -> dict:
+          scheme: str | None = None, verbose: int = 2, callbacks: list | None = None, patience: int | None = None) -> dict:
     """Train ``"paper"`` or ``"improved"`` on the train split, validate, test; resume if ``out`` holds a run.
 
     Parameters
@@ -88,24 +89,51 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
         Keras verbosity: 1 a progress bar, 2 a line per epoch.
     callbacks : list, optional
         Further Keras callbacks, run after the built-in ones.
+    patience : int, optional
+        Stop when the validation loss has not improved for this many epochs.
 
     Returns
     -------
     dict
         The test metrics (also in ``metrics.json``).
     """
-    import keras
-
     from bonelib import cnn
 
     if model_name not in cnn.MODELS:
         raise ValueError(f"model must be one of {sorted(cnn.MODELS)}, got {model_name!r}")
+    identity = _identity(model_name, data, epochs, {"scheme": scheme, "batch_size": batch_size, "seed": seed})
+    splits = {name: load(data, name, scheme) for name in ("train", "val", "test")}
+    kind = cnn.MODEL_INPUTS[model_name]
+    x = {name: cnn.inputs(s.images, s.calibration, kind) for name, s in splits.items()}
+    y = {name: s.E_eff for name, s in splits.items()}
+    return fit(model_name, x, y, out, epochs, identity, batch_size=batch_size, seed=seed, verbose=verbose,
+               callbacks=callbacks, patience=patience)
+
+
+def fit(model_name: str, x: dict[str, NDArray], y: dict[str, NDArray], out: str | Path, epochs: int, identity: dict,
+        batch_size: int = 128, seed: int = 0, verbose: int = 2, callbacks: list | None = None,
+        patience: int | None = None) -> dict:
+    """Train a network on arrays already made (``x``: inputs of :func:`bonelib.cnn.inputs`,
+    ``y``: E_eff in MPa, each a dict with ``"train"``, ``"val"`` and ``"test"``); resume if
+    ``out`` holds an unfinished run of the same ``identity``.
+
+    :func:`train` calls it with a dataset's splits; the reproduction pipeline with the
+    folds of a cross-validation. ``identity`` (what makes the run: see :func:`train`) is
+    written to ``run.json`` and ``metrics.json``; the other parameters are those of
+    :func:`train`.
+    """
+    import keras
+
+    from bonelib import cnn
+
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    for split in ("train", "val", "test"):
+        if split not in x or split not in y or len(x[split]) != len(y[split]) or not len(y[split]):
+            raise ValueError(f"x and y need non-empty {split!r} parts of equal length")
     out = Path(out)
     if (out / "metrics.json").exists():
         raise ValueError(f"{out} holds a finished run; choose another output folder")
-    identity = _identity(model_name, data, epochs, {"scheme": scheme, "batch_size": batch_size, "seed": seed})
     started_as = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else None
     if started_as is not None and started_as != identity:
         raise ValueError(f"{out} holds an unfinished run of another kind ({_difference(started_as, identity)}); "
@@ -114,30 +142,34 @@ def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch
     with atomic_path(out / "run.json") as temporary:
         temporary.write_text(json.dumps(identity, indent=1))
     keras.utils.set_random_seed(seed)
-    splits = {name: load(data, name, scheme) for name in ("train", "val", "test")}
-    x = {name: cnn.inputs(s.images, s.calibration) for name, s in splits.items()}
-    y = {name: s.E_eff.astype(np.float32) for name, s in splits.items()}
+    y = {name: np.asarray(values, dtype=np.float32) for name, values in y.items()}
     kwargs = {"mean": float(x["train"].mean()), "variance": float(x["train"].var())}
     if model_name == "improved":
-        kwargs.update(seed=seed, decay_steps=epochs * -(-len(y["train"]) // batch_size))
+        kwargs.update(seed=seed, decay_steps=epochs * -(-len(y["train"]) // batch_size),
+                      kind=cnn.MODEL_INPUTS[model_name])
     model = cnn.MODELS[model_name](**kwargs)
 
+    stopping = [keras.callbacks.EarlyStopping("val_loss", patience=patience)] if patience else []
     callbacks = [
         _precise_batch_norm(x["train"], seed),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.ModelCheckpoint(str(out / "model.keras"), monitor="val_loss", save_best_only=True),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        *stopping,
         *(callbacks or []),
     ]
     start = time.perf_counter()
     model.fit(x["train"], y["train"], validation_data=(x["val"], y["val"]), epochs=epochs, batch_size=batch_size,
               shuffle=True, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
+    shutil.rmtree(out / "backup", ignore_errors=True)
 
     best = keras.saving.load_model(out / "model.keras")
     started = time.perf_counter()
     predicted = cnn.predict(best, x["test"])
     per_sample = (time.perf_counter() - started) / len(predicted)
+    with atomic_path(out / "test_predictions.npy") as temporary, open(temporary, "wb") as handle:
+        np.save(handle, predicted)
     return metrics.report(predicted, y["test"], path=out / "metrics.json", **identity,
                           training_seconds=seconds, seconds_per_prediction=per_sample, test_samples=len(predicted),
                           epochs_run=_epochs_in_history(out / "history.csv"))

@@ -65,3 +65,34 @@ def image_axes(figure, columns: int, ticks: bool = False) -> None:
         anchor = f"x{column if column > 1 else ''}"
         figure.update_yaxes(autorange="reversed", scaleanchor=anchor, showticklabels=ticks, row=1, col=column)
         figure.update_xaxes(showticklabels=ticks, row=1, col=column)
+
+
+def provenance_note(provenance: dict, current_code: dict[str, str]) -> HTML:
+    """When, where, from which commit and how fast a results snapshot was made; in red if stale.
+
+    Parameters
+    ----------
+    provenance : dict
+        The snapshot's ``provenance.json``.
+    current_code : dict
+        Code fingerprints of the sources being built (same keys as ``provenance["code"]``):
+        a difference means the snapshot was made by other code, and the note says so in red.
+    """
+    from html import escape
+
+    steps = provenance["steps"]
+    machines = {}
+    for name, step in steps.items():
+        machine = step["machine"]
+        where = machine["gpu"] or f"{machine['cpu']}, {machine['cores']} cores"
+        machines.setdefault(where, []).append(f"{name} {step['seconds'] / 60:.1f} min")
+    timing = "; ".join(f"on {escape(str(where))}: {', '.join(parts)}" for where, parts in machines.items())
+    stale = [key for key, value in current_code.items() if provenance["code"].get(key) != value]
+    note = (f"Results made {escape(provenance['made'])} from commit {escape(provenance['git_revision'][:10])}"
+            f"{' (with uncommitted changes)' if provenance.get('uncommitted_bonelib_changes') else ''}. "
+            f"Wall time of each step of the pipeline, {timing}.")
+    if stale:
+        note += (f' <span style="color:#c00;font-weight:bold">These results were made by other code than the '
+                 f"code of this book ({escape(', '.join(stale))} code changed since): run "
+                 f"<code>make reproduce</code> to bring them up to date.</span>")
+    return HTML(f'<p id="provenance">{note}</p>')

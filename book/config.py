@@ -1,4 +1,4 @@
-"""The book's settings, in one place: seed, sizes per scale, training runs, artefact names.
+"""The book's settings, in one place: seed, sizes per scale, the evaluation, artefact names.
 
 Read by ``book/execute.py`` and by every notebook (``import config``; the book's folder is
 on the kernels' ``PYTHONPATH``, set by ``execute.py`` and by the root ``conftest.py``).
@@ -32,24 +32,34 @@ SPEED_REPEATS = {"ci": 1, "paper": 3}
 
 
 @dataclass(frozen=True)
-class Run:
-    """One training run of the book: which network, on which split scheme, for how long."""
+class Evaluation:
+    """The evaluation of a scale's reproduction (``make reproduce``): donor-level
+    cross-validation and the paper's random split, for each network.
 
-    model: str
-    scheme: str
-    epochs: int
-    batch_size: int
+    Attributes
+    ----------
+    folds : int
+        Folds of the donor-level cross-validation.
+    val_donors : int
+        Donors of the training folds that validate instead (choice of the best epoch).
+    models : dict
+        Network → keyword arguments of :class:`bonelib.crossval.Run` (epochs, batch size,
+        patience of the early stop on the validation loss).
+    """
+
+    folds: int
+    val_donors: int
+    models: dict
 
 
-#: The book's runs per scale. At ci scale, tiny; at paper scale, what this 2-core CPU
-#: affords: the improved model in ≤ 60 min, the paper's network for 5 of its 200 epochs
-#: (≈ 3 min each here; 200 would take about 10 hours).
-RUNS = {
-    "ci": {"improved-donor": Run("improved", "donor", 15, 32), "improved-random": Run("improved", "random", 15, 32),
-           "paper-donor": Run("paper", "donor", 10, 32)},
-    "paper": {"improved-donor": Run("improved", "donor", 30, 128),
-              "improved-random": Run("improved", "random", 30, 128),
-              "paper-donor": Run("paper", "donor", 5, 128)},
+#: The evaluation per scale. At paper scale, the paper's network as the paper trained it
+#: (batch 128, MAE, up to 200 epochs, here stopped once the validation loss has not
+#: improved for 20 epochs); the improved network in what fits 15 CPU minutes per fold.
+EVALUATION = {
+    "ci": Evaluation(folds=3, val_donors=1, models={"improved": {"epochs": 10, "batch_size": 32},
+                                                    "paper": {"epochs": 3, "batch_size": 32}}),
+    "paper": Evaluation(folds=5, val_donors=4, models={"improved": {"epochs": 20, "batch_size": 64},
+                                                       "paper": {"epochs": 200, "batch_size": 128, "patience": 20}}),
 }
 
 
@@ -71,18 +81,18 @@ class Artefacts:
         return self.root / "dataset.zarr"
 
     def run(self, name: str) -> Path:
-        """The folder of training run ``name`` of :data:`RUNS`."""
+        """The folder of training run ``name`` (:attr:`bonelib.crossval.Run.name`)."""
         return self.root / "runs" / name
 
     @property
-    def results(self) -> Path:
-        """Every model's test metrics (JSON)."""
-        return self.root / "results.json"
+    def snapshot(self) -> Path:
+        """``results/<scale>``: the small result files of ``make reproduce`` (committed at paper scale)."""
+        return ROOT / "results" / self.root.name
 
     @property
-    def speed(self) -> Path:
-        """The timings of the speed chapter (JSON)."""
-        return self.root / "speed.json"
+    def models(self) -> Path:
+        """The shipped ensemble of the scale: in the package at paper scale, beside the results otherwise."""
+        return ROOT / "bonelib" / "data" / "models" if self.root.name == "paper" else self.snapshot / "models"
 
 
 def artefacts(scale: str) -> Artefacts:

@@ -31,9 +31,12 @@ GENERATED = config.GENERATED
 
 
 def fingerprint(notebook: Path, parameters: dict) -> str:
-    """Hash of what a notebook's outputs depend on: its text, bonelib, the book's config, the parameters."""
+    """Hash of what a notebook's outputs depend on: its text, bonelib, the book's config, the
+    parameters and the scale's result files."""
     digest = hashlib.sha256(notebook.read_bytes())
-    for source in [*sorted((ROOT / "bonelib").rglob("*.py")), Path(config.__file__)]:
+    results = config.artefacts(parameters["scale"]).snapshot
+    for source in [*sorted((ROOT / "bonelib").rglob("*.py")), Path(config.__file__),
+                   *sorted(p for p in results.rglob("*") if p.is_file())]:
         digest.update(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     return digest.hexdigest()
@@ -74,7 +77,8 @@ def execute(notebook: Path, parameters: dict, force: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=config.SCALES, default="ci", help="size of the run (default ci)")
+    parser.add_argument("--scale", choices=config.SCALES, default="paper",
+                        help="which results the book shows (default paper: the committed ones)")
     parser.add_argument("--force", action="store_true", help="execute every notebook again")
     args = parser.parse_args(argv)
     GENERATED.mkdir(parents=True, exist_ok=True)

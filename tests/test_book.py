@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-HTML = Path(__file__).resolve().parent.parent / "_build" / "html"
+ROOT = Path(__file__).resolve().parent.parent
+#: The two books ``make test`` builds: from the committed paper-scale results, and from a fresh ci run.
+BOOKS = {scale: ROOT / "_build" / f"html-{scale}" for scale in ("paper", "ci")}
 #: Regenerated figures: page → element ids of its plotly figures.
 FIGURES = {
     "book/generated/01_ct_images.html": ["figure-1", "cohort-parameters"],
@@ -22,11 +24,17 @@ PAPER_FIGURES = {"01_ct_images": [1], "02_density_mapping": [2], "04_dataset": [
                  "06_predictive_power": [7, 8, 9]}
 
 
+@pytest.fixture(scope="module", params=sorted(BOOKS))
+def book(request):
+    html = BOOKS[request.param]
+    if not (html / "index.html").exists():
+        pytest.fail(f"the {request.param} book is not built: run `make book SCALE={request.param}` ({html} is missing)")
+    return request.param, html
+
+
 @pytest.fixture(scope="module")
-def pages():
-    if not (HTML / "index.html").exists():
-        pytest.fail(f"the book is not built: run `make book` first ({HTML} is missing)")
-    return {name: (HTML / name).read_text(encoding="utf-8") for name in FIGURES}
+def pages(book):
+    return {name: (book[1] / name).read_text(encoding="utf-8") for name in FIGURES}
 
 
 def test_figures_are_in_the_pages(pages):
@@ -36,8 +44,8 @@ def test_figures_are_in_the_pages(pages):
             assert re.search(rf'Plotly\.newPlot\(\s*"{figure_id}"', pages[name]), (name, figure_id)
 
 
-def test_plotly_is_shipped_once_and_offline(pages):
-    assert (HTML / "_static" / "plotly.min.js").stat().st_size > 1_000_000
+def test_plotly_is_shipped_once_and_offline(book, pages):
+    assert (book[1] / "_static" / "plotly.min.js").stat().st_size > 1_000_000
     for page in pages.values():
         assert re.search(r'<script src="[./]*_static/plotly\.min\.js', page)
         assert "cdn.plot.ly" not in page and "cdn.jsdelivr" not in page
@@ -51,29 +59,33 @@ def test_figure_captions_name_the_papers_figures(pages):
             assert re.search(rf"Figure {number} \(paper(’|')s Figure {number}\)", pages[f"book/generated/{page}.html"])
 
 
-def test_results_table_is_generated_from_the_metrics():
-    """The intro's table holds every model's metrics as written to results.json, and the paper's."""
+def test_results_table_is_generated_from_the_metrics(book):
+    """The intro's table holds every model's metrics as written to metrics.json, and the paper's."""
     import html
     import json
 
     from bonelib import evaluation
 
-    page = (HTML / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
+    scale, root = book
+    page = (root / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
     match = re.search(r'<table id="results-table".*?</table>', page, re.S)
     assert match, "the results table is missing from the introduction"
     cells = [html.unescape(re.sub(r"<.*?>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", match.group(0), re.S)]
-    results = json.loads((HTML.parent.parent / "artefacts" / "ci" / "results.json").read_text())
-    header, rows = evaluation.table_rows(results)
-    assert cells == [cell for row in rows for cell in row]
-    names = {row[0] for row in rows}
-    assert {"improved CNN", "paper CNN", "vBMD regression", "BV/TV–fabric power law"} <= names
-    improved = results["models"]["random"]["improved CNN"]
+    results = json.loads((ROOT / "results" / scale / "metrics.json").read_text())
+    rows = evaluation.table_rows(results)[1]
+    assert [c for row in rows for c in row[1:]] == [c for i, c in enumerate(cells) if i % len(rows[0])]
+    names = {cells[i] for i in range(0, len(cells), len(rows[0]))}
+    assert any(n.startswith("improved CNN (") for n in names) and any(n.startswith("paper's CNN (") for n in names)
+    assert {"vBMD regression", "BV/TV–fabric power law", "coarse FE 2 × 2", "coarse FE 4 × 4"} <= names
+    improved = results["evaluations"]["donor-cv"]["improved CNN"]["pooled"]
     assert f"{improved['r2']['value']:.3f}" in " ".join(cells)
+    assert re.search(r'<p id="provenance">Results made .* from commit [0-9a-f]{10}', page)
 
 
-def test_no_page_shows_the_parameters_and_figure_code_is_folded(pages):
+def test_no_page_shows_the_parameters_and_figure_code_is_folded(book, pages):
     """The reader sees no papermill plumbing; code that only draws a figure is folded (hide-input)."""
-    for name, page in {**pages, "intro": (HTML / "book" / "generated" / "intro.html").read_text(encoding="utf-8")}.items():
+    intro = (book[1] / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
+    for name, page in {**pages, "intro": intro}.items():
         assert "tag_parameters" not in page and "tag_injected-parameters" not in page, name
         assert not re.search(r"scale\s*=\s*(&quot;|&#34;|\")", page), name
     for name, page in pages.items():

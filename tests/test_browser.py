@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.test_book import FIGURES, HTML
+from tests.test_book import BOOKS, FIGURES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -18,10 +18,11 @@ if CHROMIUM is None:
     pytestmark = pytest.mark.skipif(not os.environ.get("CI"), reason="chromium not installed")
 
 
+@pytest.mark.parametrize("scale", sorted(BOOKS))
 @pytest.mark.parametrize("page", sorted(FIGURES))
-def test_figures_render_offline_without_errors(page, tmp_path):
+def test_figures_render_offline_without_errors(scale, page, tmp_path):
     assert CHROMIUM is not None, "chromium is required in CI (apt-get install chromium)"
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path}", (HTML / page).as_uri()],
+    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path}", (BOOKS[scale] / page).as_uri()],
                             capture_output=True, text=True, timeout=120)
     dom, log = result.stdout, result.stderr
     errors = [line for line in log.splitlines() if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]

@@ -102,3 +102,22 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     code = "import sys, bonelib.cli; bonelib.cli.build_parser(); print(sorted({'scipy', 'tensorflow', 'zarr'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_predict_with_an_ensemble_prints_spread_and_warnings(tmp_path, capsys):
+    from bonelib import cnn, pretrained
+
+    models = {f"improved-fold{i}": cnn.improved_model(mean=1.0, variance=4.0, seed=i) for i in range(2)}
+    pretrained.save(models, tmp_path / "ensemble", {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]})
+    bone = np.zeros((2, 182, 182), np.int16)
+    bone[1, :, 60:120] = bone[1, 60:120, :] = 2800  # 1100 mg HA/cm³ through the calibration: a wrapping cross
+    np.save(tmp_path / "two.npy", bone)
+    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "ensemble"),
+                 "--calibration", "0.5,-300", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["networks"] == 2 and len(report["spread"]) == 2 and all(s >= 0 for s in report["spread"])
+    assert any("does not wrap" in w for w in report["warnings"][0]) and report["warnings"][1] == []
+    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "ensemble"),
+                 "--calibration", "0.5,-300"]) == 0
+    text = capsys.readouterr().out
+    assert "warning: 1 of 2 image(s) lie outside" in text and "±" in text

@@ -1,0 +1,86 @@
+"""``bonelib predict``: E_eff of each slice of a scan, with the ensemble's spread and warnings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from bonelib.constants import SLICE_PX
+
+
+def _networks(path: Path | None):
+    """The shipped ensemble (None), an ensemble folder, a run folder or a ``.keras`` file, as an Ensemble."""
+    from bonelib import pretrained
+
+    if path is None or (path / "ensemble.json").exists():
+        return pretrained.load_pretrained(path)
+    import keras
+
+    model_file = path / "model.keras" if path.is_dir() else path
+    if not model_file.exists():
+        raise ValueError(f"{model_file}: no trained model here (an ensemble folder, a folder of `bonelib train`, "
+                         "or a .keras file)")
+    return pretrained.Ensemble({model_file.stem: keras.saving.load_model(model_file)}, None, {})
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from bonelib import cnn
+    from bonelib._cli_args import _stored_calibration
+    from bonelib.io import load_scan
+
+    image, _ = load_scan(args.scan)
+    calibration = args.calibration or _stored_calibration(args.scan)
+    if calibration is None:
+        raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
+    slices = image[None] if image.ndim == 2 else image
+    mode = "crop" if args.crop else "tile" if args.tile else None
+    try:
+        slices, origin = cnn.fit_to_input(slices, mode=mode)
+    except ValueError as error:
+        raise ValueError(f"{error} (--crop or --tile)" if mode is None else str(error)) from error
+    ensemble = _networks(args.model)
+    start = time.perf_counter()
+    moduli, spread = ensemble.predict(slices, calibration)
+    seconds = time.perf_counter() - start
+    warnings = ensemble.check(slices, calibration)
+    if args.json:
+        print(json.dumps({"scan": str(args.scan), "model": str(args.model or "shipped ensemble"),
+                          "networks": len(ensemble.models), "seconds": seconds, "E_eff": moduli.tolist(),
+                          "spread": spread.tolist(), "origin": origin.tolist(), "warnings": warnings}))
+        return 0
+    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11} {'± MPa':>8}  warnings")
+    for (index, row, col), value, sd, reasons in zip(origin, moduli, spread, warnings):
+        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g}  {'; '.join(reasons) or '-'}")
+    flagged = sum(bool(r) for r in warnings)
+    print(f"{len(moduli)} image(s) by {len(ensemble.models)} network(s) in {seconds:.2f} s "
+          f"({seconds / len(moduli) * 1000:.1f} ms each); ± is the spread of the networks")
+    if flagged:
+        print(f"warning: {flagged} of {len(moduli)} image(s) lie outside what the networks were trained on: "
+              "their moduli are not to be trusted")
+    return 0
+
+
+def add_predict(commands) -> None:
+    """Add the ``predict`` command to the sub-parsers of ``bonelib``."""
+    from bonelib._cli_args import _calibration
+
+    prediction = commands.add_parser(
+        "predict", help="E_eff of a 2D image or of each slice of a stack, by the shipped CNN ensemble",
+        description="Predicts the effective modulus (MPa) of each 182 × 182 px image with the shipped ensemble "
+        "(the improved CNN of each cross-validation fold, trained at paper scale): the mean of the networks, "
+        "their spread, and a warning when an image lies outside what they were trained on (mean ρ_HA or BV/TV "
+        "out of range, or bone that does not wrap around the cell).")
+    prediction.add_argument("scan", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz, NRRD, NIfTI, AIM")
+    prediction.add_argument("--model", type=Path,
+                            help="an ensemble folder, a folder written by `bonelib train`, or a .keras file "
+                                 "(default: the shipped ensemble)")
+    prediction.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
+                            help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
+    fitting = prediction.add_mutually_exclusive_group()
+    fitting.add_argument("--crop", action="store_true", help=f"take the central {SLICE_PX} × {SLICE_PX} px of larger slices")
+    fitting.add_argument("--tile", action="store_true",
+                         help=f"cut larger slices into {SLICE_PX} × {SLICE_PX} px tiles (a centred grid) and predict each")
+    prediction.add_argument("--json", action="store_true", help="print one JSON object")
+    prediction.set_defaults(run=_predict)

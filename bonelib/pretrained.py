@@ -1,0 +1,155 @@
+"""The shipped networks: an ensemble of the improved CNN's cross-validation folds.
+
+Each fold's network was trained on the donors of the other folds. The ensemble predicts the
+mean of their predictions and gives their spread (standard deviation) as the uncertainty,
+and checks each slice against what the networks were trained on (:meth:`Ensemble.check`).
+
+Files (``bonelib/data/models`` for the paper-scale ensemble): one ``<run>.npz`` per
+network with its weights in float16 (halving the package; predictions change by less than
+the networks' own error, and the stored predictions are made with these very weights) and
+``ensemble.json`` with each network's settings and the training range.
+
+Examples
+--------
+>>> from bonelib import pretrained, scanner, synth
+>>> ensemble = pretrained.load_pretrained()                     # doctest: +SKIP
+>>> grey = synth.plan(n_donors=1)[0].scan(n_slices=2).volume   # doctest: +SKIP
+>>> ensemble.predict(grey, scanner.CALIBRATION)                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bonelib._files import atomic_path, write_json
+from bonelib.constants import VOXEL_SIZE_MM
+from bonelib.density import Calibration
+
+#: Where the paper-scale ensemble ships.
+PACKAGED = Path(__file__).parent / "data" / "models"
+
+
+def save(models: dict, folder: str | Path, training_range: dict, **extra) -> Path:
+    """Write Keras improved networks (name → model) as float16 weights and ``ensemble.json``.
+
+    Parameters
+    ----------
+    models : dict
+        Run name → trained :func:`bonelib.cnn.improved_model`.
+    folder : path
+        Output folder (created).
+    training_range : dict
+        ``vbmd`` (mg HA/cm³) and ``bv_tv`` (-) → [low, high] of the training samples.
+    **extra
+        Further entries of ``ensemble.json`` (provenance).
+    """
+    from bonelib import cnn
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    networks = {}
+    for name, model in models.items():
+        norm = model.get_layer("standardise").get_config()
+        networks[name] = {"kind": cnn.input_kind(model), "input_shape": list(model.input_shape[1:]),
+                          "mean": float(np.squeeze(norm["mean"])), "variance": float(np.squeeze(norm["variance"]))}
+        with atomic_path(folder / f"{name}.npz") as temporary, open(temporary, "wb") as handle:
+            np.savez_compressed(handle, *[w.astype(np.float16) for w in model.get_weights()])
+    write_json(folder / "ensemble.json", {"networks": networks, "training_range": training_range, **extra})
+    return folder
+
+
+@dataclass
+class Ensemble:
+    """Improved CNNs whose mean is the prediction and whose spread is the uncertainty.
+
+    Attributes
+    ----------
+    models : dict
+        Run name → Keras model.
+    training_range : dict or None
+        ``vbmd`` (mg HA/cm³) and ``bv_tv`` (-) → [low, high] of the training samples; None
+        when unknown (a single model of ``bonelib train``): then only percolation is checked.
+    info : dict
+        The rest of ``ensemble.json``.
+    """
+
+    models: dict
+    training_range: dict | None
+    info: dict
+
+    def inputs(self, grey: ArrayLike, calibration: Calibration) -> NDArray:
+        """The networks' input of grey slices (N, 182, 182) (they all take the same kind)."""
+        from bonelib import cnn
+
+        kinds = {cnn.input_kind(m) for m in self.models.values()}
+        return cnn.inputs(grey, calibration, kinds.pop())
+
+    def predict_inputs(self, images: NDArray) -> tuple[NDArray, NDArray]:
+        """Mean and spread (s.d. over the networks) of E_eff (MPa) of ready inputs (:meth:`inputs`)."""
+        from bonelib import cnn
+
+        each = np.stack([cnn.predict(model, images) for model in self.models.values()])
+        return each.mean(axis=0), each.std(axis=0, ddof=1) if len(each) > 1 else np.zeros(each.shape[1])
+
+    def predict(self, grey: ArrayLike, calibration: Calibration) -> tuple[NDArray, NDArray]:
+        """Mean and spread of E_eff (MPa) of grey slices (N, 182, 182)."""
+        return self.predict_inputs(self.inputs(grey, calibration))
+
+    def check(self, grey: ArrayLike, calibration: Calibration,
+              voxel_size_mm: float = VOXEL_SIZE_MM) -> list[list[str]]:
+        """Why each slice lies outside what the networks were trained on (an empty list: it does not).
+
+        A slice is flagged when its mean ρ_HA or its BV/TV (as the FE model sees them) lies
+        outside the training range, or when its bone does not wrap around the periodic cell
+        in both directions: the FE label is then set by the marrow, a regime the synthetic
+        training data never shows.
+        """
+        from bonelib.label import density_map
+        from bonelib.morphometry import section_measures
+
+        reasons = []
+        for image in np.asarray(grey)[..., 0] if np.ndim(grey) == 4 else np.asarray(grey):
+            rho = density_map(image, calibration)
+            measures = section_measures(rho, voxel_size_mm)
+            found = []
+            for name, value, unit in (("vbmd", float(rho.mean()), " mg HA/cm³"), ("bv_tv", measures["bv_tv"], "")):
+                if self.training_range is None:
+                    break
+                low, high = self.training_range[name]
+                if not low <= value <= high:
+                    found.append(f"{'mean ρ_HA' if name == 'vbmd' else 'BV/TV'} {value:.3g}{unit} outside the "
+                                 f"training range {low:.3g}–{high:.3g}{unit}")
+            if not (measures["percolates_x"] and measures["percolates_y"]):
+                found.append("bone does not wrap around the cell (the FE label is at the marrow floor)")
+            reasons.append(found)
+        return reasons
+
+
+def load_pretrained(folder: str | Path | None = None) -> Ensemble:
+    """The shipped ensemble (default: the paper-scale one in ``bonelib/data/models``).
+
+    Parameters
+    ----------
+    folder : path, optional
+        A folder written by :func:`save`.
+    """
+    from bonelib import cnn
+
+    folder = Path(folder) if folder is not None else PACKAGED
+    index = folder / "ensemble.json"
+    if not index.exists():
+        raise FileNotFoundError(f"{folder}: no ensemble.json (run `make reproduce SCALE=paper` to make the models)")
+    info = json.loads(index.read_text())
+    models = {}
+    for name, settings in info.pop("networks").items():
+        model = cnn.improved_model(tuple(settings["input_shape"]), mean=settings["mean"],
+                                   variance=settings["variance"], kind=settings["kind"])
+        with np.load(folder / f"{name}.npz") as stored:
+            model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
+        models[name] = model
+    return Ensemble(models, info.pop("training_range"), info)
