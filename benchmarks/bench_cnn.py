@@ -1,9 +1,12 @@
-"""CNN inference speed against the FE route, on this CPU.
+"""CNN training and inference speed against the FE route, on this CPU.
 
 Prints, measured in the same run: milliseconds per sample of batch inference (batch 128)
 for the paper's network and the improved one (with and without the 8-fold symmetrised
-prediction), seconds per sample of the FE label of a ρ_HA map (`bonelib.speed.fe_seconds`), and the speed-up
-of each CNN over FE. Weights do not change the cost, so untrained networks are timed.
+prediction), seconds per sample of the FE label of a ρ_HA map (`bonelib.speed.fe_seconds`),
+the speed-up of each CNN over FE, and the training time per image of each network (one
+optimiser step on a batch, after a warm-up step) with what it makes of one fold of the
+paper-scale cross-validation (its training images × the epochs of ``book/config.py``).
+Weights do not change the cost, so untrained networks are timed.
 
 Usage: ``python benchmarks/bench_cnn.py [--batch 128] [--repeats 3]``.
 """
@@ -14,6 +17,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -40,6 +44,26 @@ def main() -> int:
         model = build(mean=float(rho.mean()), variance=float(rho.var()))
         per_sample = speed.cnn_seconds(model, rho, symmetrise, args.batch, args.repeats)
         print(f"{name:<28} {per_sample * 1000:>10.2f} {fe / per_sample:>10.0f}×")
+    print()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book"))
+    import config
+
+    evaluation = config.EVALUATION["paper"]
+    images = round(10_896 * (1 - 1 / evaluation.folds) * (1 - evaluation.val_donors / (35 - 35 // evaluation.folds)))
+    print(f"{'training':<28} {'ms/image':>10} {'min/fold':>11}   (paper scale: {images} training images per fold)")
+    for name, build in (("paper", cnn.paper_model), ("improved", cnn.improved_model)):
+        options = evaluation.models[name]
+        batch = options["batch_size"]
+        model = build(mean=float(rho.mean()), variance=float(rho.var()))
+        x, y = np.resize(rho, (batch, *rho.shape[1:])), np.full(batch, 1000.0, np.float32)
+        model.train_on_batch(x, y)  # warm-up: builds the graph
+        start = time.perf_counter()
+        for _ in range(args.repeats):
+            model.train_on_batch(x, y)
+        per_image = (time.perf_counter() - start) / args.repeats / batch
+        minutes = per_image * images * options["epochs"] / 60
+        print(f"{name + ', batch ' + str(batch):<28} {per_image * 1000:>10.2f} {minutes:>11.1f}   "
+              f"({options['epochs']} epochs{', at most' if options.get('patience') else ''})")
     return 0
 
 

@@ -118,6 +118,19 @@ def summarise(table: dict[str, NDArray], predictions: dict[str, NDArray], n_resa
     return summary
 
 
+def calibration(predicted: NDArray, spread: NDArray, reference_moduli: NDArray, donors: NDArray,
+                n_resamples: int = 1000, seed: int = 0) -> dict:
+    """How well an ensemble's spread measures its error, on samples none of its networks saw.
+
+    Returns the metrics of the ensemble mean (intervals resampling donors) and ``within_2sd``:
+    the share of samples whose FE modulus lies within ± 2 spreads of the prediction (about
+    0.95 for a calibrated Gaussian uncertainty).
+    """
+    inside = np.abs(np.asarray(reference_moduli) - predicted) <= 2 * np.asarray(spread)
+    return {**metrics.report(predicted, reference_moduli, n_resamples=n_resamples, seed=seed, groups=donors),
+            "within_2sd": float(inside.mean()), "donors": int(len(set(np.asarray(donors).tolist())))}
+
+
 def write_metrics(path: str | Path, scale: str, summary: dict, **extra) -> dict:
     """Write a summary with the paper's reported figures (for comparison only) as JSON, atomically."""
     results = {"scale": scale, "evaluations": summary,

@@ -13,6 +13,8 @@ that makes them, the scale's settings in ``book/config.py`` and the upstream res
 ``ship``      the trained networks and their histories into ``results/<scale>/runs/``;
 ``predict``   ``cnn_predictions.csv``: each run's prediction of each of its test samples;
 ``coarse``    ``coarse.csv``: the coarse-FE baseline of every sample;
+``external``  ``external.csv`` (paper scale): the shipped ensemble on six new donors (another
+              seed), which none of its networks saw: its calibration;
 ``metrics``   ``metrics.json``: every model and baseline, random split and cross-validation;
 ``speed``     ``speed.json``: the timings of the speed chapter;
 and ``provenance.json`` records the revision, fingerprints, versions, machine and the wall
@@ -39,7 +41,7 @@ import config
 from bonelib._files import write_json
 
 ROOT = config.ROOT
-STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "metrics", "speed")
+STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "speed")
 
 
 class Deadline:
@@ -281,6 +283,21 @@ def step_coarse(scale: str) -> None:
         "E_coarse_2": made[:, 0], "seconds_2": made[:, 1], "E_coarse_4": made[:, 2], "seconds_4": made[:, 3]})
 
 
+def step_external(scale: str) -> None:
+    from bonelib import pretrained, results
+    from bonelib.dataset import build, load
+
+    if scale != "paper":
+        _log("external: only at paper scale")
+        return
+    store = build(config.artefacts(scale).root / "external.zarr", scale="ci", seed=config.SEED + 1, replace=True)
+    samples = load(store)
+    mean, spread = pretrained.load_pretrained(models_folder(scale)).predict(samples.images[..., 0], samples.calibration)
+    results.write_table(config.artefacts(scale).snapshot / "external.csv", {
+        "donor": samples.donor.astype(str), "level": samples.level.astype(str), "slice": samples.slice,
+        "E_eff": samples.E_eff, "vbmd": samples.vbmd, "bv_tv": samples.bv_tv, "E_pred": mean, "spread": spread})
+
+
 def step_metrics(scale: str) -> None:
     from bonelib import evaluation, results
 
@@ -291,7 +308,13 @@ def step_metrics(scale: str) -> None:
     networks = results.read_table(snapshot / "cnn_predictions.csv")
     merged = {k: np.concatenate([baselines[k], networks[k]]) for k in networks}
     results.write_table(snapshot / "predictions.csv", merged)
-    evaluation.write_metrics(snapshot / "metrics.json", scale, evaluation.summarise(table, merged, seed=config.SEED))
+    extra = {}
+    if (snapshot / "external.csv").exists():
+        external = results.read_table(snapshot / "external.csv")
+        extra["external"] = evaluation.calibration(external["E_pred"], external["spread"], external["E_eff"],
+                                                   external["donor"], seed=config.SEED)
+    evaluation.write_metrics(snapshot / "metrics.json", scale, evaluation.summarise(table, merged, 1000, config.SEED),
+                             bootstrap={"n_resamples": 1000, "seed": config.SEED}, **extra)
 
 
 def step_speed(scale: str) -> None:
@@ -315,6 +338,7 @@ STEP_CODE = {
     "ship": ("pretrained.py", "cnn.py"),
     "predict": ("cnn.py", "pretrained.py", "crossval.py", "evaluation.py", "results.py"),
     "coarse": ("coarse.py", "label.py", "density.py", "fe"),
+    "external": ("pretrained.py", "cnn.py", "dataset", "synth", "label.py"),
     "metrics": ("evaluation.py", "metrics.py", "baselines.py", "folds.py", "results.py"),
     "speed": ("speed.py", "cnn.py", "fe"),
 }
@@ -328,7 +352,8 @@ def _upstream(scale: str, step: str) -> list[Path]:
             "ship": runs + [snapshot / "samples.csv"],
             "predict": runs + models + [snapshot / "samples.csv"],
             "coarse": [snapshot / "samples.csv"],
-            "metrics": [snapshot / name for name in ("samples.csv", "cnn_predictions.csv", "coarse.csv")],
+            "external": models,
+            "metrics": [snapshot / name for name in ("samples.csv", "cnn_predictions.csv", "coarse.csv", "external.csv")],
             "speed": []}[step]
 
 
