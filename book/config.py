@@ -24,8 +24,10 @@ SEED = 0
 EXAMPLE_SLICES = {"ci": 24, "paper": 104}
 #: The real-bone chapter: how many of the 30 shipped ROIs it uses (spread over the
 #: specimens), sections per orientation and volume, and cubes of each synthetic cohort.
+#: The chapter runs live in both books, so the paper-scale book keeps it to minutes; the
+#: acceptance over all 30 ROIs is `bonelib realism`.
 REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
-             "paper": {"rois": 30, "sections": 6, "synthetic": 30}}
+             "paper": {"rois": 10, "sections": 3, "synthetic": 6}}
 #: Image sides (px) and repeats of the speed chapter.
 SPEED_SIZES = {"ci": [91, 182, 364], "paper": [91, 182, 364, 728]}
 SPEED_REPEATS = {"ci": 1, "paper": 3}

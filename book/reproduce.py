@@ -109,6 +109,8 @@ def _images_from_store(scale: str, table: dict, kind: str) -> np.ndarray:
 
 
 def _inputs_of_vertebra(item) -> tuple[str, dict]:
+    # A worker process: keep JAX, if it is Keras' backend, off the accelerator the trainer uses.
+    os.environ["JAX_PLATFORMS"] = "cpu"
     from bonelib import cnn
 
     key, volume, calibration, kinds = item
