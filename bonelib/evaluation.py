@@ -149,6 +149,20 @@ def _cell(entry: dict, digits: int) -> str:
     return f"{entry['value']:.{digits}f} [{entry['low']:.{digits}f}, {entry['high']:.{digits}f}]"
 
 
+def run_labels(snapshot: str | Path) -> dict[str, str]:
+    """Model names with the epochs their runs took (``improved CNN (20 epochs)``), from the
+    runs recorded in a results folder (``runs/*/metrics.json``)."""
+    import json
+
+    runs = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(snapshot).glob("runs/*/metrics.json"))}
+    labels = {}
+    for model, name in (("paper", "paper's CNN"), ("improved", "improved CNN")):
+        epochs = sorted({r["epochs_run"] for n, r in runs.items() if n.startswith(f"{model}-")})
+        if epochs:
+            labels[name] = f"{name} ({epochs[0]}{'–' + str(epochs[-1]) if len(epochs) > 1 else ''} epochs)"
+    return labels
+
+
 def table_rows(results: dict, labels: dict[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the results table (pooled value [95 % interval]), the paper's figures last.
 

@@ -30,7 +30,7 @@ C_ENTRIES = tuple((i, j) for i in range(3) for j in range(3))
 #: Text columns; every other column is numeric.
 TEXT = ("key", "donor", "level")
 #: Integer columns.
-INTEGERS = ("slice", "split_donor", "split_random", "fold")
+INTEGERS = ("index", "slice", "split_donor", "split_random", "fold")
 
 
 def write_table(path: str | Path, columns: dict[str, NDArray]) -> Path:

@@ -439,6 +439,16 @@ def write_provenance(scale: str) -> None:
         "versions": versions, "steps": json.loads(_steps_file(scale).read_text())})
 
 
+def markdown_table(scale: str) -> str:
+    """The results table of the book, as Markdown (for the README)."""
+    from bonelib import evaluation
+
+    results = json.loads((config.artefacts(scale).snapshot / "metrics.json").read_text())
+    header, rows = evaluation.table_rows(results, evaluation.run_labels(config.artefacts(scale).snapshot))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=config.SCALES, default="ci", help="size of the run (default ci)")
@@ -448,8 +458,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, help="train: stop starting or continuing runs after this many seconds")
     parser.add_argument("--runs", nargs="+", help="train: only these runs (e.g. improved-fold0)")
     parser.add_argument("--force", action="store_true", help="run the steps even if up to date")
+    parser.add_argument("--table", action="store_true", help="print the results table (Markdown) and stop")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
+    if args.table:
+        print(markdown_table(args.scale))
+        return 0
     for step in args.steps:
         options = {"images": args.images, "budget": args.budget, "only": args.runs} if step == "train" else {}
         run_step(args.scale, step, args.force, **options)

@@ -93,3 +93,22 @@ def test_metrics_recompute_from_the_stored_predictions(scale):
     full = evaluation.summarise(table, improved, n_resamples=settings["n_resamples"], seed=settings["seed"])
     for scheme in full:
         assert full[scheme]["improved CNN"] == stored["evaluations"][scheme]["improved CNN"]
+
+
+def test_the_committed_snapshot_stays_small():
+    folder = snapshot("paper")
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    models = sum(p.stat().st_size for p in MODELS["paper"].glob("*") if p.is_file())
+    assert size + models <= 25e6, f"results/paper and the shipped models hold {size + models / 1e6:.1f} MB"
+
+
+def test_the_book_flags_a_snapshot_made_by_other_code():
+    from bonelib.viz import provenance_note
+
+    step = {"seconds": 60.0, "machine": {"gpu": None, "cpu": "some CPU", "cores": 2}}
+    provenance = {"made": "2026-11-26T18:00:00Z", "git_revision": "0123456789abcdef", "code": {"labels": "a"},
+                  "steps": {"dataset": step}}
+    fresh = provenance_note(provenance, {"labels": "a"}).data
+    stale = provenance_note(provenance, {"labels": "b"}).data
+    assert "0123456789" in fresh and "dataset 1.0 min" in fresh and "color:#c00" not in fresh
+    assert "color:#c00" in stale and "labels code changed" in stale
