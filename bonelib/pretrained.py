@@ -82,6 +82,14 @@ class Ensemble:
     training_range: dict | None
     info: dict
 
+    def resized(self, shape: tuple[int, int]) -> "Ensemble":
+        """The same networks rebuilt for periodic images of another size (rows, cols)
+        (:func:`bonelib.cnn.with_input_shape`: the improved network is fully convolutional)."""
+        from bonelib import cnn
+
+        models = {name: cnn.with_input_shape(model, (*shape, 1)) for name, model in self.models.items()}
+        return Ensemble(models, self.training_range, self.info)
+
     def inputs(self, grey: ArrayLike, calibration: Calibration) -> NDArray:
         """The networks' input of grey slices (N, 182, 182) (they all take the same kind)."""
         from bonelib import cnn

@@ -46,3 +46,11 @@ def test_the_check_names_what_lies_outside_the_training_data(folder):
 def test_a_missing_ensemble_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="ensemble.json"):
         pretrained.load_pretrained(tmp_path)
+
+
+def test_the_resized_ensemble_gives_a_tiled_periodic_image_the_prediction_of_one_tile(folder):
+    ensemble = pretrained.load_pretrained(folder[0])
+    tile = np.random.default_rng(5).uniform(0, 3, (1, 32, 32, 1)).astype(np.float32)
+    one = ensemble.predict_inputs(tile)
+    four = ensemble.resized((64, 64)).predict_inputs(np.tile(tile, (1, 2, 2, 1)))
+    np.testing.assert_allclose(four[0], one[0], rtol=1e-4)
