@@ -151,7 +151,7 @@ def step_train(scale: str, images: str = "store", budget: float | None = None, o
     evaluation = config.EVALUATION[scale]
     table = results.read_table(artefacts.snapshot / "samples.csv")
     dataset = json.loads((artefacts.snapshot / "dataset.json").read_text())["fingerprint"]
-    runs = [r for r in crossval.plan_runs(evaluation.models, evaluation.folds) if not only or r.name in only]
+    runs = [r for r in _runs(scale) if not only or r.name in only]
     # Under a time budget the most needed first: the improved folds (the shipped ensemble), its
     # random split, the paper's network on the paper's split, then its folds.
     runs.sort(key=lambda r: (r.model != "improved", r.model != "improved" and r.scheme == "donor-cv"))
@@ -193,10 +193,13 @@ def step_train(scale: str, images: str = "store", budget: float | None = None, o
 
 
 def _runs(scale: str) -> list:
+    """The runs of a scale: :func:`bonelib.crossval.plan_runs`, keeping each network's ``schemes``."""
     from bonelib import crossval
 
     evaluation = config.EVALUATION[scale]
-    return crossval.plan_runs(evaluation.models, evaluation.folds)
+    options = {m: {k: v for k, v in o.items() if k != "schemes"} for m, o in evaluation.models.items()}
+    schemes = {m: o.get("schemes", crossval.RUN_SCHEMES) for m, o in evaluation.models.items()}
+    return [r for r in crossval.plan_runs(options, evaluation.folds) if r.scheme in schemes[r.model]]
 
 
 def _finished(scale: str) -> list:
@@ -360,13 +363,17 @@ def _upstream(scale: str, step: str) -> list[Path]:
 
 
 def _key(scale: str, step: str) -> str:
-    """Hash of what a step's outputs depend on: its code, the scale's settings, the upstream files."""
+    """Hash of what a step's outputs depend on: its code, the settings it reads, the upstream files."""
     import hashlib
 
     from bonelib.dataset import code_fingerprint
 
+    evaluation = config.EVALUATION[scale]
+    settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
+                "external": (), "metrics": (evaluation.val_donors,),
+                "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale])}[step]
     digest = hashlib.sha256(code_fingerprint(STEP_CODE[step]).encode())
-    digest.update(repr((config.SEED, config.EVALUATION[scale], config.SPEED_SIZES[scale])).encode())
+    digest.update(repr((config.SEED, *settings)).encode())
     for path in _upstream(scale, step):
         digest.update(path.read_bytes() if path.exists() else b"missing")
     return digest.hexdigest()[:16]

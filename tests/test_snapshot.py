@@ -112,3 +112,10 @@ def test_the_book_flags_a_snapshot_made_by_other_code():
     stale = provenance_note(provenance, {"labels": "b"}).data
     assert "0123456789" in fresh and "dataset 1.0 min" in fresh and "color:#c00" not in fresh
     assert "color:#c00" in stale and "labels code changed" in stale
+
+
+def test_the_readme_table_is_the_committed_metrics():
+    results_ = json.loads((snapshot("paper") / "metrics.json").read_text())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for row in evaluation.table_rows(results_, evaluation.run_labels(snapshot("paper")))[1]:
+        assert "| " + " | ".join(row) + " |" in readme, row
