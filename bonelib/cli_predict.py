@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bonelib.constants import SLICE_PX
 
 
@@ -35,12 +37,16 @@ def _predict(args: argparse.Namespace) -> int:
     if calibration is None:
         raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
     slices = image[None] if image.ndim == 2 else image
-    mode = "crop" if args.crop else "tile" if args.tile else None
-    try:
-        slices, origin = cnn.fit_to_input(slices, mode=mode)
-    except ValueError as error:
-        raise ValueError(f"{error} (--crop or --tile)" if mode is None else str(error)) from error
     ensemble = _networks(args.model)
+    if args.own_size:
+        origin = np.array([(k, 0, 0) for k in range(len(slices))])
+        ensemble = ensemble.resized(slices.shape[1:])
+    else:
+        mode = "crop" if args.crop else "tile" if args.tile else None
+        try:
+            slices, origin = cnn.fit_to_input(slices, mode=mode)
+        except ValueError as error:
+            raise ValueError(f"{error} (--crop, --tile or --own-size)" if mode is None else str(error)) from error
     start = time.perf_counter()
     moduli, spread = ensemble.predict(slices, calibration)
     seconds = time.perf_counter() - start
@@ -82,5 +88,8 @@ def add_predict(commands) -> None:
     fitting.add_argument("--crop", action="store_true", help=f"take the central {SLICE_PX} × {SLICE_PX} px of larger slices")
     fitting.add_argument("--tile", action="store_true",
                          help=f"cut larger slices into {SLICE_PX} × {SLICE_PX} px tiles (a centred grid) and predict each")
+    fitting.add_argument("--own-size", action="store_true",
+                         help="predict each slice whole, at its own size, as a periodic cell (the improved network is "
+                              "fully convolutional; not for the paper's network)")
     prediction.add_argument("--json", action="store_true", help="print one JSON object")
     prediction.set_defaults(run=_predict)

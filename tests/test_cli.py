@@ -121,3 +121,18 @@ def test_predict_with_an_ensemble_prints_spread_and_warnings(tmp_path, capsys):
                  "--calibration", "0.5,-300"]) == 0
     text = capsys.readouterr().out
     assert "warning: 1 of 2 image(s) lie outside" in text and "±" in text
+
+
+def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
+    from bonelib import cnn, pretrained
+
+    pretrained.save({"improved-fold0": cnn.improved_model(mean=1.0, variance=4.0)}, tmp_path / "ensemble",
+                    {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]})
+    np.save(tmp_path / "small.npy", np.full((2, 96, 96), 1000, np.int16))
+    assert main(["predict", str(tmp_path / "small.npy"), "--model", str(tmp_path / "ensemble"),
+                 "--calibration", "0.5,-300"]) == 2
+    assert "--own-size" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "small.npy"), "--model", str(tmp_path / "ensemble"),
+                 "--calibration", "0.5,-300", "--own-size", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["origin"] == [[0, 0, 0], [1, 0, 0]] and len(report["E_eff"]) == 2
