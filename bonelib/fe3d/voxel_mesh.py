@@ -1,0 +1,104 @@
+"""The voxel mesh of a 3D cell: one 8-node hexahedron per element voxel.
+
+Node (k, i, j) is the corner of voxel (k, i, j) nearest the origin, and voxel (k, i, j) joins
+the nodes (k + dz, i + dy, j + dx) of its local nodes (:mod:`bonelib.fe3d.hexahedron`). On a
+periodic cell the indices are taken modulo the cell (as many nodes as voxels); otherwise the
+node grid is one larger than the voxels along each axis. Only the voxels that are elements
+(the bone, when marrow is dropped) enter the mesh; the nodes they touch are renumbered
+compactly, and node k carries degrees of freedom 3k, 3k + 1, 3k + 2 (x, y, z).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from bonelib.fe3d.hexahedron import NODE_X, NODE_Y, NODE_Z
+
+
+@dataclass(frozen=True, eq=False)
+class VoxelMesh:
+    """The hexahedral mesh of the element voxels of a ``shape`` cell.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (nz, ny, nx) voxels of the cell.
+    elements : numpy.ndarray
+        Flat indices (C order) of the voxels that are elements, ascending.
+    periodic : bool
+        Opposite faces of the cell identified (homogenisation) or not (a specimen).
+    """
+
+    shape: tuple[int, int, int]
+    elements: NDArray[np.int64]
+    periodic: bool = True
+
+    @classmethod
+    def of(cls, mask: NDArray[np.bool_], periodic: bool = True) -> "VoxelMesh":
+        """The mesh of the True voxels of a 3D mask."""
+        return cls(tuple(int(n) for n in mask.shape), np.flatnonzero(mask).astype(np.int64), periodic)
+
+    @property
+    def node_shape(self) -> tuple[int, int, int]:
+        """(nz, ny, nx) of the grid of nodes: the cell's on a periodic cell, one more otherwise."""
+        return self.shape if self.periodic else tuple(n + 1 for n in self.shape)
+
+    @cached_property
+    def _nodes(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        nz, ny, nx = self.node_shape
+        k, i, j = np.unravel_index(self.elements, self.shape)
+        corners = [((k + dz) % nz * ny + (i + dy) % ny) * nx + (j + dx) % nx
+                   for dx, dy, dz in zip(NODE_X.astype(int), NODE_Y.astype(int), NODE_Z.astype(int))]
+        grid_nodes, compact = np.unique(np.stack(corners, axis=-1), return_inverse=True)
+        return grid_nodes, compact.reshape(-1, 8)
+
+    @property
+    def grid_nodes(self) -> NDArray[np.int64]:
+        """Flat index of each mesh node in the grid of nodes (:attr:`node_shape`), ascending."""
+        return self._nodes[0]
+
+    @property
+    def n_dofs(self) -> int:
+        """Degrees of freedom of the mesh, fixed ones included (3 per node)."""
+        return 3 * self.grid_nodes.size
+
+    @cached_property
+    def element_dofs(self) -> NDArray[np.int64]:
+        """(n_elements, 24) mesh DOFs of each element."""
+        nodes = self._nodes[1]
+        return (3 * nodes[:, :, None] + np.arange(3)).reshape(-1, 24)
+
+    def stiffness(self, element_matrices: NDArray, first: int = 3) -> sp.csc_matrix:
+        """The stiffness of DOFs ``first`` … (by default all but the first node's three), CSC, symmetric.
+
+        Parameters
+        ----------
+        element_matrices : numpy.ndarray
+            (n_elements, 24, 24) element stiffness matrices.
+        first : int
+            DOFs before it are left out (fixed); 0 keeps them all.
+        """
+        dofs = self.element_dofs - first  # left-out DOFs become negative and are dropped
+        rows = np.repeat(dofs, 24, axis=1).ravel()
+        cols = np.tile(dofs, (1, 24)).ravel()
+        keep = (rows >= 0) & (cols >= 0)
+        n = self.n_dofs - first
+        matrix = sp.csc_matrix((element_matrices.reshape(-1)[keep], (rows[keep], cols[keep])), shape=(n, n))
+        matrix.sum_duplicates()
+        return matrix
+
+    def assemble_vector(self, element_vectors: NDArray) -> NDArray:
+        """Sum (n_elements, 24, m) element vectors into (n_dofs, m) mesh vectors."""
+        flat = self.element_dofs.ravel()
+        return np.stack([np.bincount(flat, element_vectors[..., c].ravel(), self.n_dofs)
+                         for c in range(element_vectors.shape[-1])], axis=-1)
+
+    def node_coordinates(self) -> NDArray:
+        """(n_nodes, 3) position (x, y, z) of each node, in voxels."""
+        k, i, j = np.unravel_index(self.grid_nodes, self.node_shape)
+        return np.stack([j, i, k], axis=-1).astype(float)

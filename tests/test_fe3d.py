@@ -1,0 +1,245 @@
+"""Verification of the periodic hexahedral homogenisation (bonelib.fe3d)."""
+
+import numpy as np
+import pytest
+
+from bonelib import data, homogenise, scanner
+from bonelib.density import MARROW_MODULUS
+from bonelib.fe3d import LOAD_CASES_3D, homogenise_3d, tissue_maps
+from bonelib.fe3d.analytic import laminate_3d, plane_strain_homogenise, rotate_stiffness
+from bonelib.fe3d.compression import compression_test
+from bonelib.fe3d.hexahedron import isotropic_matrix
+from bonelib.fe3d.solvers import available
+
+VOXEL = 0.082
+
+
+def assert_matrix_close(C, reference, rtol):
+    """Every entry to ``rtol`` of the largest entry of ``reference``."""
+    assert np.abs(C - reference).max() <= rtol * np.abs(reference).max()
+
+
+@pytest.fixture(scope="module")
+def porous():
+    """(E, nu) of a 10³ random porous cube (bone fraction ≈ 0.6, two tissue moduli) whose bone wraps."""
+    rng = np.random.default_rng(3)
+    bone = rng.random((10, 10, 10)) < 0.6
+    E, nu = tissue_maps(bone, 12_000.0)
+    E[bone & (rng.random(bone.shape) < 0.3)] = 6_000.0
+    return E, nu
+
+
+@pytest.fixture(scope="module")
+def porous_result(porous):
+    return homogenise_3d(*porous, VOXEL, fields=True)
+
+
+@pytest.fixture(scope="module")
+def real_cube():
+    """A 24³ cube of a shipped real L1 ROI at 82 µm (tissue 10 GPa): 2 mm of real bone."""
+    roi = next(data.fda_l1_rois())
+    bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5
+    cube = bone[30:54, 30:54, 30:54]
+    assert 0.1 < cube.mean() < 0.5
+    return cube
+
+
+@pytest.mark.parametrize("solver", available())
+@pytest.mark.parametrize("shape", [(2, 2, 2), (3, 4, 5)])
+def test_homogeneous_cube_gives_the_material(solver, shape):
+    result = homogenise_3d(np.full(shape, 1000.0), np.full(shape, 0.25), VOXEL, solver=solver)
+    assert_matrix_close(result.C, isotropic_matrix(1000.0, 0.25), 1e-10)
+    np.testing.assert_allclose(result.E, 1000.0, rtol=1e-10)
+    np.testing.assert_allclose(result.G, 400.0, rtol=1e-10)
+    np.testing.assert_allclose(result.nu[~np.eye(3, dtype=bool)], 0.25, rtol=1e-10)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_laminate_along_each_axis_is_exact(axis):
+    layers = np.array([300.0, 1000.0, 1000.0, 700.0, 1000.0, 1000.0])
+    ratios = np.array([0.2, 0.3, 0.3, 0.25, 0.3, 0.3])
+    shape = [3, 3, 3]
+    shape[axis] = len(layers)
+    index = [None, None, None]
+    index[axis] = slice(None)
+    E = np.broadcast_to(layers[tuple(index)], shape).copy()
+    nu = np.broadcast_to(ratios[tuple(index)], shape).copy()
+    C = homogenise_3d(E, nu, VOXEL).C
+    normal = 2 - axis  # array axis 0 is z
+    assert_matrix_close(C, laminate_3d(layers, ratios, np.ones(6), normal), 1e-12)
+    # Shear across the layers: Reuss mean of μ; in the layers' plane: Voigt mean.
+    mu = layers / (2 * (1 + ratios))
+    across = {2: [3, 4], 1: [3, 5], 0: [4, 5]}[normal]
+    in_plane = {2: 5, 1: 4, 0: 3}[normal]
+    np.testing.assert_allclose(np.diag(C)[across], 1 / np.mean(1 / mu), rtol=1e-12)
+    np.testing.assert_allclose(C[in_plane, in_plane], np.mean(mu), rtol=1e-12)
+
+
+def test_symmetric_positive_definite_and_within_bounds(porous, porous_result):
+    C = porous_result.C
+    assert_matrix_close(C, C.T, 1e-10)
+    assert np.linalg.eigvalsh(C).min() > 0
+    E, nu = porous
+    voigt = isotropic_matrix(E.ravel(), nu.ravel()).mean(axis=0)
+    reuss = np.linalg.inv(np.linalg.inv(isotropic_matrix(E.ravel(), nu.ravel())).mean(axis=0))
+    assert np.linalg.eigvalsh(voigt - C).min() > -1e-9 * np.abs(C).max()
+    assert np.linalg.eigvalsh(C - reuss).min() > -1e-9 * np.abs(C).max()
+
+
+def test_invariance_under_periodic_shifts(porous, porous_result):
+    E, nu = porous
+    for shift in [(3, 0, 0), (0, 5, 0), (0, 0, 7), (1, 2, 3)]:
+        shifted = homogenise_3d(np.roll(E, shift, (0, 1, 2)), np.roll(nu, shift, (0, 1, 2)), VOXEL)
+        assert_matrix_close(shifted.C, porous_result.C, 1e-10)
+
+
+def _orthogonal_map(operation, n):
+    """R with x' = R x (up to a translation) for a voxel permutation of an n³ cube (x along axis 2)."""
+    k, i, j = np.meshgrid(*[np.arange(n) - (n - 1) / 2] * 3, indexing="ij")
+    old = np.stack([operation(c).ravel() for c in (j, i, k)], axis=1)  # the old (x, y, z) now at each voxel
+    new = np.stack([c.ravel() for c in (j, i, k)], axis=1)
+    M = np.linalg.lstsq(new, old, rcond=None)[0].T  # old = M new
+    assert np.allclose(M, np.round(M))
+    return np.round(M).T
+
+
+@pytest.mark.parametrize("name, operation", [
+    ("rot90 about z", lambda a: np.rot90(a, 1, axes=(1, 2))),
+    ("rot90 about y", lambda a: np.rot90(a, 1, axes=(0, 2))),
+    ("rot90 about x", lambda a: np.rot90(a, 1, axes=(0, 1))),
+    ("flip x", lambda a: a[:, :, ::-1]),
+    ("swap x and z", lambda a: np.transpose(a, (2, 1, 0))),
+])
+def test_rotations_and_flips_turn_c_as_a_fourth_order_tensor(porous, porous_result, name, operation):
+    E, nu = porous
+    turned = homogenise_3d(operation(E), operation(nu), VOXEL).C
+    R = _orthogonal_map(operation, E.shape[0])
+    assert_matrix_close(turned, rotate_stiffness(porous_result.C, R), 1e-10)
+
+
+@pytest.mark.parametrize("marrow", ["drop", "keep"])
+def test_hill_mandel_energy_equals_stress_average(porous, marrow):
+    result = homogenise_3d(*porous, VOXEL, fields=True, marrow=marrow)
+    for j, load in enumerate(LOAD_CASES_3D):
+        # Mean strain energy density of unit macro-strain j is C_jj / 2 (Hill–Mandel).
+        fields = result.fields[load]
+        assert np.isclose(fields.strain_energy_density.mean(), result.C[j, j] / 2, rtol=1e-10)
+        if marrow == "keep":  # over the whole cell the mean strain is the macro-strain (ũ periodic)
+            np.testing.assert_allclose(fields.strain.mean(axis=(0, 1, 2)), np.eye(6)[j], atol=1e-10)
+
+
+def test_extruded_image_gives_the_plane_strain_stiffness():
+    rng = np.random.default_rng(5)
+    image = np.where(rng.random((9, 11)) < 0.6, 10_000.0, 800.0)
+    ratio = np.where(image > 1000, 0.3, 0.2)
+    C2 = plane_strain_homogenise(image, ratio).C
+    C3 = homogenise_3d(np.repeat(image[None], 4, 0), np.repeat(ratio[None], 4, 0), VOXEL).C
+    plane = [0, 1, 5]  # xx, yy, xy
+    assert_matrix_close(C3[np.ix_(plane, plane)], C2, 1e-10)
+
+
+def test_top_level_homogenise_takes_2d_and_3d():
+    assert homogenise(np.full((4, 4), 1000.0), np.full((4, 4), 0.3)).C.shape == (3, 3)
+    assert homogenise(np.full((3, 3, 3), 1000.0), np.full((3, 3, 3), 0.3)).C.shape == (6, 6)
+
+
+@pytest.mark.parametrize("solver", [s for s in available() if s != "cholmod"])
+def test_solvers_agree_on_real_bone(real_cube, solver):
+    E, nu = tissue_maps(real_cube)
+    reference = homogenise_3d(E, nu, VOXEL, solver=available()[0])
+    assert_matrix_close(homogenise_3d(E, nu, VOXEL, solver=solver).C, reference.C, 1e-6)
+
+
+def test_dropping_marrow_on_real_bone(real_cube):
+    E, nu = tissue_maps(real_cube)
+    dropped = homogenise_3d(E, nu, VOXEL)
+    assert dropped.marrow == "dropped" and dropped.wraps.all() and dropped.bone_kept > 0.9
+    kept = homogenise_3d(E, nu, VOXEL, marrow="keep")
+    assert kept.marrow == "kept"
+    # Marrow (10⁻⁶ of the tissue) only adds stiffness: at most 1 % on the weakest axis, 0.1 % along z.
+    assert np.all(dropped.E < kept.E)
+    np.testing.assert_allclose(dropped.E, kept.E, rtol=1e-2)
+    np.testing.assert_allclose(dropped.E[2], kept.E[2], rtol=1e-3)
+    # The superior–inferior axis (z, array axis 0) is the stiffest of real vertebral bone.
+    assert dropped.E[2] == dropped.E.max()
+
+
+def test_bone_that_does_not_wrap_keeps_the_marrow_and_stays_finite():
+    bone = np.zeros((8, 6, 6), bool)
+    bone[2:4] = True  # plates normal to z: they wrap along x and y, not z
+    result = homogenise_3d(*tissue_maps(bone), VOXEL)
+    np.testing.assert_array_equal(result.wraps, [True, True, False])
+    assert result.marrow == "kept" and np.all(np.isfinite(result.C))
+    assert result.E[2] < 100 * MARROW_MODULUS and result.E[0] > 1000  # about Reuss along z, Voigt along x
+
+
+def test_denser_bone_stiffer_cube(real_cube):
+    from scipy import ndimage
+
+    thicker = ndimage.maximum_filter(real_cube, footprint=ndimage.generate_binary_structure(3, 1), mode="wrap")
+    E_thin = homogenise_3d(*tissue_maps(real_cube), VOXEL).E
+    E_thick = homogenise_3d(*tissue_maps(thicker), VOXEL).E
+    assert np.all(E_thick > E_thin)
+
+
+def test_fields_scale_with_voxel_size(porous):
+    small = homogenise_3d(*porous, 0.05, fields=True).fields["zz"]
+    large = homogenise_3d(*porous, 0.1, fields=True).fields["zz"]
+    np.testing.assert_allclose(large.displacement, 2 * small.displacement, rtol=1e-9)
+    np.testing.assert_allclose(large.stress, small.stress, atol=1e-9)
+
+
+@pytest.mark.parametrize("E, nu, message", [
+    (np.ones((4, 4)), np.ones((4, 4)) * 0.3, "3-D"),
+    (np.full((3, 3, 3), np.nan), np.full((3, 3, 3), 0.3), "NaN"),
+    (np.full((3, 3, 3), MARROW_MODULUS), np.full((3, 3, 3), 0.3), "no bone"),
+    (np.full((3, 3, 3), 100.0), np.full((3, 3, 3), 0.5), "nu must lie"),
+    (np.full((3, 3, 3), 100.0), np.full((3, 3, 2), 0.3), "same shape"),
+    (np.full((1, 3, 3), 100.0), np.full((1, 3, 3), 0.3), "at least 2"),
+])
+def test_bad_input(E, nu, message):
+    with pytest.raises(ValueError, match=message):
+        homogenise_3d(E, nu, VOXEL)
+
+
+def test_bad_options():
+    E, nu = np.full((3, 3, 3), 100.0), np.full((3, 3, 3), 0.3)
+    with pytest.raises(ValueError, match="marrow must be"):
+        homogenise_3d(E, nu, VOXEL, marrow="ignore")
+    with pytest.raises(ValueError, match="solver must be"):
+        homogenise_3d(E, nu, VOXEL, solver="pardiso")
+    with pytest.raises(ValueError, match="voxel_size_mm"):
+        homogenise_3d(E, nu, 0.0)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_platens_on_a_homogeneous_cube_give_the_material(axis):
+    assert np.isclose(compression_test(np.full((5, 4, 3), 1000.0), np.full((5, 4, 3), 0.3), axis).E_apparent,
+                      1000.0, rtol=1e-12)
+
+
+def test_platens_on_layers_give_voigt_along_and_reuss_across():
+    E = np.full((6, 4, 4), 1000.0)
+    E[:2] = 250.0
+    nu = np.zeros_like(E)  # no lateral mismatch between the layers: the uniaxial stress is exact
+    layers = np.array([250, 250, 1000, 1000, 1000, 1000])
+    assert np.isclose(compression_test(E, nu, 0).E_apparent, 1 / np.mean(1 / layers), rtol=1e-12)
+    assert np.isclose(compression_test(E, nu, 1).E_apparent, np.mean(layers), rtol=1e-12)
+
+
+def test_platens_on_real_bone_below_the_periodic_modulus(real_cube):
+    E, nu = tissue_maps(real_cube)
+    periodic = homogenise_3d(E, nu, VOXEL).E[::-1]  # (z, y, x): array axes 0, 1, 2
+    for axis in range(3):
+        test = compression_test(E, nu, axis)
+        assert test.bone_kept > 0.9
+        # Struts cut at the cube's sides carry nothing: the cut cube is softer than the periodic cell.
+        assert 0.5 * periodic[axis] < test.E_apparent < periodic[axis]
+    transposed = compression_test(np.swapaxes(E, 0, 2), np.swapaxes(nu, 0, 2), 2).E_apparent
+    assert np.isclose(transposed, compression_test(E, nu, 0).E_apparent, rtol=1e-10)
+
+
+def test_platens_without_bone_joining_them():
+    bone = np.zeros((6, 5, 5), bool)
+    bone[1:3] = True
+    assert compression_test(*tissue_maps(bone), axis=0).E_apparent == 0.0
