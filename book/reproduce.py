@@ -144,7 +144,8 @@ def _training_range(table: dict, chosen: np.ndarray) -> dict:
     return {name: [float(table[name][chosen].min()), float(table[name][chosen].max())] for name in ("vbmd", "bv_tv")}
 
 
-def step_train(scale: str, images: str = "store", budget: float | None = None, only: list[str] | None = None) -> None:
+def step_train(scale: str, images: str = "store", budget: float | None = None, only: list[str] | None = None,
+               run_budget: float | None = None) -> None:
     from bonelib import cnn, crossval, results
 
     artefacts = config.artefacts(scale)
@@ -177,7 +178,8 @@ def step_train(scale: str, images: str = "store", budget: float | None = None, o
             continue
         started = time.monotonic()
         report = crossval.train_run(run, inputs[cnn.MODEL_INPUTS[run.model]], table, artefacts.run(run.name), dataset,
-                                    evaluation.val_donors, config.SEED, callbacks=[deadline.callback()])
+                                    evaluation.val_donors, config.SEED,
+                                    callbacks=[deadline.callback(), Deadline(run_budget).callback()])
         write_json(artefacts.run(run.name) / "metrics.json", {**report, "machine": _machine()})
         if run.model == "improved":
             # The network as it ships (float16 weights): small enough to carry back from another machine.
@@ -463,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", choices=("store", "seed"), default="store",
                         help="train from the dataset store, or from images regenerated from the seed")
     parser.add_argument("--budget", type=float, help="train: stop starting or continuing runs after this many seconds")
+    parser.add_argument("--run-budget", type=float,
+                        help="train: end each run at the first epoch end after this many seconds of it")
     parser.add_argument("--runs", nargs="+", help="train: only these runs (e.g. improved-fold0)")
     parser.add_argument("--force", action="store_true", help="run the steps even if up to date")
     parser.add_argument("--table", action="store_true", help="print the results table (Markdown) and stop")
@@ -472,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table(args.scale))
         return 0
     for step in args.steps:
-        options = {"images": args.images, "budget": args.budget, "only": args.runs} if step == "train" else {}
+        options = {"images": args.images, "budget": args.budget, "only": args.runs,
+                   "run_budget": args.run_budget} if step == "train" else {}
         run_step(args.scale, step, args.force, **options)
     if "metrics" in args.steps:
         write_provenance(args.scale)

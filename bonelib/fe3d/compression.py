@@ -9,9 +9,10 @@ modulus is the platen force per cube cross-section over the strain. Only the bon
 that joins both platens is meshed (face-connected, not across the cube's sides); bone that
 does not reach both carries no load in this test.
 
-The difference between this modulus and the periodic one (:func:`bonelib.fe3d.homogenise_3d`,
-``E`` along the same axis) is the effect of the cut: struts severed at the sides of a cube
-carry nothing, which the periodic cell reconnects.
+On a cube cut from a scan this modulus and the periodic one (:func:`bonelib.fe3d.homogenise_3d`,
+``E`` along the same axis) differ by the boundaries, not by the bone: the periodic cell joins
+opposite faces whose bone does not match (its seams), the platens keep the loaded faces plane
+and leave struts cut at the sides unloaded.
 """
 
 from __future__ import annotations
