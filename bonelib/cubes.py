@@ -78,6 +78,17 @@ def place_cubes(bone: NDArray[np.bool_], side: int) -> list[Cube]:
     return cubes
 
 
+def cube_materials(grey: NDArray, calibration) -> tuple[NDArray, NDArray]:
+    """E (MPa) and ν of a grey cube by the paper's route in 3D: the Scanco smoothing with periodic
+    edges, the calibration to ρ_HA, Eq. 1 (:func:`bonelib.density.material_maps`)."""
+    from bonelib.density import check_calibration, material_maps, smooth, to_vbmd
+
+    if np.ndim(grey) != 3:
+        raise ValueError(f"grey must be a 3D cube, got shape {np.shape(grey)}")
+    check_calibration(calibration)
+    return material_maps(to_vbmd(smooth(np.asarray(grey, dtype=np.float64), edges="periodic"), calibration))
+
+
 def cube_moduli(cube: NDArray[np.bool_], voxel_size_mm: float, axis: int = 0) -> dict[str, float]:
     """Periodic and platen moduli (MPa) of a segmented cube of tissue of :data:`TISSUE_MODULUS`.
 

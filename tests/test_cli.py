@@ -54,6 +54,30 @@ def test_homogenise_matches_the_library(tmp_path, capsys):
     assert "E_eff MPa" in table and "2 slice(s)" in table
 
 
+def test_homogenise_a_cube_matches_the_library(tmp_path, capsys):
+    from bonelib.cubes import cube_materials
+    from bonelib.density import Calibration
+    from bonelib.fe3d import homogenise_3d
+
+    k, i, j = np.indices((20, 20, 20)) % 5 < 2
+    bone = (k & i) | (k & j) | (i & j)  # struts 2 voxels thick along x, y and z, every 5 voxels
+    calibration = Calibration(0.5, -300.0)
+    grey = calibration.grey_of(np.where(bone, 1100.0, 0.0)).round().astype(np.int16)
+    np.save(tmp_path / "cube.npy", grey)
+    arguments = ["homogenise", str(tmp_path / "cube.npy"), "--cube", "--calibration",
+                 f"{calibration.slope},{calibration.intercept}"]
+    assert main([*arguments, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = homogenise_3d(*cube_materials(grey, calibration), 0.082)
+    np.testing.assert_allclose(report["C"], expected.C, rtol=1e-12)
+    assert report["wraps"] == [True, True, True] and report["E_platens_axis0"] > 0
+    np.testing.assert_allclose(report["E"], report["E"][0], rtol=1e-9)  # the lattice is cubic
+    assert main(arguments) == 0
+    assert "E_x, E_y, E_z" in capsys.readouterr().out
+    assert main(["homogenise", str(tmp_path / "cube.npy"), "--cube", "--calibration", "1,-5000"]) == 2  # all marrow
+    assert "no bone" in capsys.readouterr().err
+
+
 def test_homogenise_needs_a_calibration(tmp_path, capsys):
     np.save(tmp_path / "image.npy", np.ones((8, 8)))
     assert main(["homogenise", str(tmp_path / "image.npy")]) == 2
