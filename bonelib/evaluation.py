@@ -149,24 +149,25 @@ def _cell(entry: dict, digits: int) -> str:
     return f"{entry['value']:.{digits}f} [{entry['low']:.{digits}f}, {entry['high']:.{digits}f}]"
 
 
-def run_labels(snapshot: str | Path) -> dict[str, str]:
-    """Model names with the epochs their runs took (``improved CNN (20 epochs)``), from the
-    runs recorded in a results folder (``runs/*/metrics.json``)."""
+def run_labels(snapshot: str | Path) -> dict[tuple[str, str], str]:
+    """Model names with the epochs their runs took (``improved CNN (20 epochs)``), per model
+    and evaluation scheme, from the runs recorded in a results folder (``runs/*/metrics.json``)."""
     import json
 
-    runs = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(snapshot).glob("runs/*/metrics.json"))}
+    runs = [json.loads(p.read_text()) for p in sorted(Path(snapshot).glob("runs/*/metrics.json"))]
     labels = {}
     for model, name in (("paper", "paper's CNN"), ("improved", "improved CNN")):
-        epochs = sorted({r["epochs_run"] for n, r in runs.items() if n.startswith(f"{model}-")})
-        if epochs:
-            labels[name] = f"{name} ({epochs[0]}{'–' + str(epochs[-1]) if len(epochs) > 1 else ''} epochs)"
+        for scheme in sorted({r["scheme"] for r in runs if r["model"] == model}):
+            epochs = sorted({r["epochs_run"] for r in runs if r["model"] == model and r["scheme"] == scheme})
+            labels[name, scheme] = f"{name} ({epochs[0]}{'–' + str(epochs[-1]) if len(epochs) > 1 else ''} epochs)"
     return labels
 
 
 def table_rows(results: dict, labels: dict[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the results table (pooled value [95 % interval]), the paper's figures last.
 
-    ``labels`` renames models in the first column (e.g. to add the epochs a network ran).
+    ``labels`` renames models in the first column (e.g. to add the epochs a network ran), keyed
+    by ``(model, scheme)`` or by model.
     """
     labels = labels or {}
     header = ["model", "evaluation (test samples)", *(title for title, _ in COLUMNS.values())]
@@ -174,7 +175,7 @@ def table_rows(results: dict, labels: dict[str, str] | None = None) -> tuple[lis
     for scheme, models in results["evaluations"].items():
         for name, entry in models.items():
             report = entry["pooled"]
-            rows.append([labels.get(name, name), f"{scheme} ({report['n']})",
+            rows.append([labels.get((name, scheme), labels.get(name, name)), f"{scheme} ({report['n']})",
                          *(_cell(report[k], d) for k, (_, d) in COLUMNS.items())])
     paper = results["paper"]
     rows.append(["paper's CNN (Lu et al. 2023)", f"random ({paper['test_samples']})",

@@ -75,3 +75,16 @@ def test_donor_bootstrap_resamples_whole_donors():
     assert grouped[1] == pytest.approx(0.0) and grouped[2] == pytest.approx(5.0)
     with pytest.raises(ValueError, match="groups"):
         metrics.bootstrap(metrics.METRICS["mae"], p, r, 10, groups=["a"])
+
+
+def test_run_labels_give_each_evaluation_its_epochs(tmp_path):
+    import json
+
+    for name, scheme, epochs in (("paper-random", "random", 44), ("paper-fold0", "donor-cv", 3),
+                                 ("paper-fold1", "donor-cv", 4), ("improved-random", "random", 20)):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "metrics.json").write_text(
+            json.dumps({"model": name.split("-")[0], "scheme": scheme, "epochs_run": epochs}))
+    assert evaluation.run_labels(tmp_path) == {("paper's CNN", "random"): "paper's CNN (44 epochs)",
+                                               ("paper's CNN", "donor-cv"): "paper's CNN (3–4 epochs)",
+                                               ("improved CNN", "random"): "improved CNN (20 epochs)"}
