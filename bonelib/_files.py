@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -33,3 +34,14 @@ def write_json(path: str | Path, value: object) -> None:
     """Write ``value`` as indented JSON to ``path`` atomically (never half a file)."""
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(value, indent=1))
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> Path:
+    """Write dict rows (the first row's keys as the header) as CSV to ``path`` atomically."""
+    if not rows:
+        raise ValueError(f"{path}: no rows to write")
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(path)

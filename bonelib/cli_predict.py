@@ -36,6 +36,8 @@ def _predict(args: argparse.Namespace) -> int:
     calibration = args.calibration or _stored_calibration(args.scan)
     if calibration is None:
         raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
+    if args.route == "3d":
+        return _predict_3d(args, image, calibration)
     slices = image[None] if image.ndim == 2 else image
     ensemble = _networks(args.model)
     if args.own_size:
@@ -68,6 +70,41 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration) -> int:
+    """The 3D route: E_z of each cube that tiles the volume, by the 3D ensemble."""
+    from bonelib import cnn3d
+    from bonelib.cubes import tile_origins
+
+    if args.crop or args.tile or args.own_size:
+        raise ValueError("--crop, --tile and --own-size belong to the 2D route; the 3D route tiles the volume in cubes")
+    ensemble = cnn3d.load_ensemble(args.model)
+    side = ensemble.side
+    if volume.ndim != 3 or min(volume.shape) < side:
+        raise ValueError(f"the 3D route needs a 3D volume at least {side} voxels (of 82 µm) a side, superior–inferior "
+                         f"along axis 0; got shape {volume.shape}")
+    origins = tile_origins(volume.shape, side)
+    cubes = np.stack([volume[tuple(slice(o, o + side) for o in origin)] for origin in origins])
+    start = time.perf_counter()
+    moduli, spread = ensemble.predict(cubes, calibration)
+    seconds = time.perf_counter() - start
+    warnings = ensemble.check(cubes, calibration)
+    if args.json:
+        print(json.dumps({"scan": str(args.scan), "route": "3d", "model": str(args.model or "shipped 3D ensemble"),
+                          "networks": len(ensemble.models), "seconds": seconds, "E_z": moduli.tolist(),
+                          "spread": spread.tolist(), "origin": [list(o) for o in origins], "warnings": warnings}))
+        return 0
+    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_z MPa':>11} {'± MPa':>8}  warnings")
+    for (index, row, col), value, sd, reasons in zip(origins, moduli, spread, warnings):
+        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g}  {'; '.join(reasons) or '-'}")
+    print(f"{len(moduli)} cube(s) of {side}³ voxels by {len(ensemble.models)} network(s) in {seconds:.2f} s; E_z is the "
+          "superior–inferior (axis 0) periodic modulus; ± is the spread of the networks")
+    flagged = sum(bool(r) for r in warnings)
+    if flagged:
+        print(f"warning: {flagged} of {len(moduli)} cube(s) lie outside what the networks were trained on: "
+              "their moduli are not to be trusted")
+    return 0
+
+
 def add_predict(commands) -> None:
     """Add the ``predict`` command to the sub-parsers of ``bonelib``."""
     from bonelib._cli_args import _calibration
@@ -91,5 +128,9 @@ def add_predict(commands) -> None:
     fitting.add_argument("--own-size", action="store_true",
                          help="predict each slice whole, at its own size, as a periodic cell (the improved network is "
                               "fully convolutional; not for the paper's network)")
+    prediction.add_argument("--route", choices=("2d", "3d"), default="2d",
+                            help="2d (default): each slice by the 2D ensemble; 3d: the volume (82 µm voxels, "
+                                 "superior–inferior along axis 0) cut into cubes, each by the 3D ensemble, which "
+                                 "predicts the superior–inferior modulus E_z of the cube's micro-structure")
     prediction.add_argument("--json", action="store_true", help="print one JSON object")
     prediction.set_defaults(run=_predict)

@@ -64,18 +64,23 @@ def place_cubes(bone: NDArray[np.bool_], side: int) -> list[Cube]:
     (8, (10, 10, 10), True)
     """
     bone = np.asarray(bone, dtype=bool)
-    if bone.ndim != 3:
-        raise ValueError(f"bone must be a 3D volume, got shape {bone.shape}")
-    if side < 2 or side > min(bone.shape):
-        raise ValueError(f"side must lie in 2 … {min(bone.shape)} voxels, got {side}")
-    counts = [n // side for n in bone.shape]
-    starts = [(n - c * side) // 2 for n, c in zip(bone.shape, counts)]
     cubes = []
-    for index in np.ndindex(*counts):
-        origin = tuple(int(s + i * side) for s, i in zip(starts, index))
+    for origin in tile_origins(bone.shape, side):
         fraction = float(bone[tuple(slice(o, o + side) for o in origin)].mean())
         cubes.append(Cube(origin, side, fraction, CANCELLOUS_BV_TV[0] <= fraction <= CANCELLOUS_BV_TV[1]))
     return cubes
+
+
+def tile_origins(shape: tuple[int, ...], side: int) -> list[tuple[int, int, int]]:
+    """Origins of the non-overlapping cubes of ``side`` voxels that tile a 3D volume of ``shape``,
+    as a grid centred in it (the margins left over split evenly)."""
+    if len(shape) != 3:
+        raise ValueError(f"expected a 3D volume, got shape {tuple(shape)}")
+    if side < 2 or side > min(shape):
+        raise ValueError(f"side must lie in 2 … {min(shape)} voxels, got {side}")
+    counts = [n // side for n in shape]
+    starts = [(n - c * side) // 2 for n, c in zip(shape, counts)]
+    return [tuple(int(s + i * side) for s, i in zip(starts, index)) for index in np.ndindex(*counts)]
 
 
 def cube_materials(grey: NDArray, calibration) -> tuple[NDArray, NDArray]:

@@ -60,14 +60,39 @@ def interface_tensor(mask: ArrayLike) -> tuple[NDArray, NDArray]:
     runs along the direction of the smallest eigenvalue, which its interfaces rarely face:
     the principal trabecular direction.
     """
-    b = _volume(mask).astype(np.float32)
-    gradients = np.gradient(b)
+    values, vectors = np.linalg.eigh(structure_tensor(_volume(mask).astype(np.float32)))
+    return values[::-1], vectors[:, ::-1]
+
+
+def structure_tensor(volume: ArrayLike) -> NDArray[np.float64]:
+    """T = Σ ∇v ∇vᵀ of a 3D image v (central differences), normalised to trace 1 (3 × 3, array
+    axes 0, 1, 2); isotropic (I/3) for a uniform image."""
+    v = np.asarray(volume, dtype=np.float32)
+    if v.ndim != 3 or min(v.shape) < 2:
+        raise ValueError(f"expected a 3D image at least 2 voxels a side, got shape {v.shape}")
+    gradients = np.gradient(v)
     T = np.array([[np.sum(gi * gj, dtype=np.float64) for gj in gradients] for gi in gradients])
     trace = np.trace(T)
-    if trace == 0:
-        return np.full(3, 1 / 3), np.eye(3)
-    values, vectors = np.linalg.eigh(T / trace)
-    return values[::-1], vectors[:, ::-1]
+    return T / trace if trace > 0 else np.eye(3) / 3
+
+
+def gradient_fabric(image: ArrayLike) -> NDArray[np.float64]:
+    """The gradient fabric tensor M of a grey (or binary) 3D image: 3 × 3, trace 3, array axes 0, 1, 2.
+
+    M = 3 (I − T)/2 with T the :func:`structure_tensor`: bone interfaces face away from the
+    directions the bone runs along, so M has its largest eigenvalue along the principal
+    trabecular direction, as a mean-intercept-length fabric does; M = I for isotropic bone.
+    It is the fabric of the Zysset–Curnier law E_i = E₀ BV/TVᵏ m_i²ˡ (Zysset 2003, J Biomech
+    36:1469), taken from the grey image without segmentation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plates = np.zeros((20, 20, 20)); plates[:, :, ::4] = 1   # plates normal to axis 2
+    >>> np.round(np.diag(gradient_fabric(plates)), 3)
+    array([1.5, 1.5, 0. ])
+    """
+    return 1.5 * (np.eye(3) - structure_tensor(image))
 
 
 def describe(mask: ArrayLike, voxel_size_mm: float) -> dict[str, float | int]:

@@ -28,6 +28,10 @@ EXAMPLE_SLICES = {"ci": 24, "paper": 104}
 #: to a couple of minutes; the acceptance over all 30 ROIs is `bonelib realism`.
 REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
              "paper": {"rois": 5, "sections": 2, "synthetic": 2}}
+#: The 3D route (``book/reproduce_3d.py``): real ROIs (None: all 30 shipped) and realistic
+#: vertebrae cut into cubes, folds of real specimens held out, and the 3D network's epochs.
+CUBES_3D = {"ci": {"real": 6, "synthetic": 4, "folds": 2, "epochs": 2},
+            "paper": {"real": None, "synthetic": 105, "folds": 5, "epochs": 30}}
 #: Image sides (px) and repeats of the speed chapter.
 SPEED_SIZES = {"ci": [91, 182, 364], "paper": [91, 182, 364, 728]}
 SPEED_REPEATS = {"ci": 1, "paper": 3}

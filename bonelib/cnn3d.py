@@ -1,0 +1,216 @@
+"""A 3D CNN that predicts the superior–inferior modulus of a bone cube from its HR-pQCT-like grey values.
+
+The input is the calibrated cube, ρ_HA in g HA/cm³ (:func:`cube_inputs`), superior–inferior
+along axis 0; the output is log(E_z / 1 MPa), E_z the periodic micro-FE modulus of the cube's
+bone along axis 0 (:func:`bonelib.cube_dataset.label_cube`). The network is small enough to
+train on a 2-core CPU in minutes (:func:`cube_model`).
+
+E_z is unchanged by mirroring the cube along any axis and by 90° turns about axis 0; the
+network learns with those sixteen symmetries, and random periodic shifts of the cube (the
+label of a periodic cell does not depend on where the cell starts), as free augmentation, and :func:`predict_modulus` averages over all sixteen, which makes the
+prediction exactly invariant to them. The loss is the mean absolute error of log E: the
+relative error that RPE measures, alike for weak and stiff cubes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bonelib._checks import finite_array
+
+#: Name of the input layer: what the network reads.
+INPUT_NAME = "rho_ha_g_cm3"
+#: Where the paper-scale 3D ensemble ships.
+PACKAGED = Path(__file__).parent / "data" / "models3d"
+
+
+def cube_inputs(grey: ArrayLike, calibration) -> NDArray[np.float32]:
+    """The network's input (N, s, s, s, 1) in g HA/cm³ from int16 grey cubes (N, s, s, s)."""
+    from bonelib.density import to_vbmd
+
+    grey = finite_array(grey, "grey", ndim=4)
+    if len(set(grey.shape[1:])) != 1:
+        raise ValueError(f"expected cubes (N, s, s, s), got shape {grey.shape}")
+    return (to_vbmd(grey, calibration) / 1000.0).astype(np.float32)[..., None]
+
+
+def _circular_pad(x, width: int = 1):
+    """Pad the three spatial axes of x (N, a, b, c, channels) periodically by ``width``."""
+    from keras import ops
+
+    x = ops.concatenate([x[:, -width:], x, x[:, :width]], axis=1)
+    x = ops.concatenate([x[:, :, -width:], x, x[:, :, :width]], axis=2)
+    x = ops.concatenate([x[:, :, :, -width:], x, x[:, :, :, :width]], axis=3)
+    return x
+
+
+def cube_model(side: int = 50, seed: int = 0):
+    """The 3D network (Keras): (side, side, side, 1) ρ_HA in g/cm³ → log(E_z / MPa).
+
+    Every 3 × 3 × 3 convolution pads periodically, as the FE cell is periodic: bone leaving one
+    face re-enters at the opposite one, so the network sees the connections across the cell's
+    seams that set the periodic modulus. Three stride-2 stages (50 → 25 → 13 → 7 voxels) and
+    global average pooling.
+    """
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    rho = keras.Input((side, side, side, 1), name=INPUT_NAME)
+    x = rho
+    for filters, strides in ((8, 2), (8, 1), (16, 2), (16, 1), (32, 2), (32, 1)):
+        x = layers.Lambda(_circular_pad)(x)
+        x = layers.Conv3D(filters, 3, strides=strides, activation="relu")(x)
+    x = layers.GlobalAveragePooling3D()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    log_modulus = layers.Dense(1, name="log_E_z")(x)
+    return keras.Model(rho, log_modulus, name="cube_cnn")
+
+
+def symmetries(cubes: NDArray) -> list[NDArray]:
+    """The 16 images of cubes (N, s, s, s, …) under the symmetries that leave E_z unchanged:
+    the mirror along axis 0, and the 8 mirrors and quarter turns about axis 0."""
+    out = []
+    for flipped in (cubes, cubes[:, ::-1]):
+        for turn in range(4):
+            turned = np.rot90(flipped, turn, axes=(2, 3))
+            out += [turned, turned[:, :, ::-1]]
+    return out
+
+
+def _augment(batch: NDArray, rng: np.random.Generator) -> NDArray:
+    """Each cube of a batch under one random symmetry of :func:`symmetries` and a random periodic shift."""
+    out = np.empty_like(batch)
+    for i, cube in enumerate(batch):
+        if rng.random() < 0.5:
+            cube = cube[::-1]
+        cube = np.rot90(cube, int(rng.integers(4)), axes=(1, 2))
+        cube = cube[:, ::-1] if rng.random() < 0.5 else cube
+        out[i] = np.roll(cube, tuple(rng.integers(cube.shape[0], size=3)), axis=(0, 1, 2))
+    return out
+
+
+def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int = 16, seed: int = 0,
+          learning_rate: float = 2e-3, progress: bool = True):
+    """Train :func:`cube_model` on cubes (N, s, s, s, 1) and their E_z (MPa).
+
+    Adam on a cosine decay of the learning rate over the run, MAE of log E, a random
+    symmetry of each cube in every batch. Returns the model and the mean loss per epoch.
+    """
+    import keras
+    from tqdm import trange
+
+    modulus = finite_array(modulus, "modulus", ndim=1)
+    if inputs.ndim != 5 or len(inputs) != len(modulus) or np.any(modulus <= 0):
+        raise ValueError("need cubes (N, s, s, s, 1) and one positive modulus (MPa) each")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("epochs and batch_size must be at least 1")
+    model = cube_model(inputs.shape[1], seed)
+    steps = int(np.ceil(len(inputs) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mean_absolute_error")
+    rng, target, losses = np.random.default_rng(seed), np.log(modulus).astype(np.float32), []
+    for _ in trange(epochs, desc="3D CNN", unit="epoch", disable=not progress):
+        order, total = rng.permutation(len(inputs)), 0.0
+        for start in range(0, len(order), batch_size):
+            chosen = np.sort(order[start:start + batch_size])
+            total += float(model.train_on_batch(_augment(inputs[chosen], rng), target[chosen])) * len(chosen)
+        losses.append(total / len(inputs))
+    return model, losses
+
+
+def predict_modulus(model, inputs: NDArray, chunk: int = 8) -> NDArray[np.float64]:
+    """E_z (MPa) of cubes (N, s, s, s, 1): the geometric mean over the 16 symmetric images.
+
+    The images of ``chunk`` cubes go through the network as one batch."""
+    if inputs.ndim != 5:
+        raise ValueError(f"expected cubes (N, s, s, s, 1), got shape {inputs.shape}")
+    out = []
+    for start in range(0, len(inputs), chunk):
+        images = symmetries(inputs[start:start + chunk])
+        logs = model.predict(np.concatenate(images), batch_size=32, verbose=0)[:, 0]
+        out.append(logs.reshape(len(images), -1).mean(axis=0, dtype=np.float64))
+    return np.exp(np.concatenate(out))
+
+
+def save_weights(model, path: str | Path) -> Path:
+    """Write a 3D network's weights as float16 (``.npz``, atomically), for :func:`load_ensemble`."""
+    from bonelib._files import atomic_path
+
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, *[w.astype(np.float16) for w in model.get_weights()])
+    return Path(path)
+
+
+def write_index(folder: str | Path, names: list[str], side: int, training_range: dict, **extra) -> Path:
+    """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``), the cube side (voxels),
+    the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes) and ``extra``."""
+    from bonelib._files import write_json
+
+    write_json(Path(folder) / "ensemble.json", {"networks": names, "side": side, "training_range": training_range,
+                                                **extra})
+    return Path(folder) / "ensemble.json"
+
+
+@dataclass
+class CubeEnsemble:
+    """3D networks whose geometric mean is the prediction and whose spread is the uncertainty.
+
+    Attributes
+    ----------
+    models : dict
+        Name → Keras model of :func:`cube_model`.
+    training_range : dict
+        ``vbmd`` (mg HA/cm³) → [low, high] of the training cubes.
+    info : dict
+        The rest of ``ensemble.json``.
+    """
+
+    models: dict
+    training_range: dict
+    info: dict
+
+    @property
+    def side(self) -> int:
+        """Side of the cubes the networks take (voxels of 82 µm)."""
+        return int(self.info["side"])
+
+    def predict(self, grey: ArrayLike, calibration) -> tuple[NDArray, NDArray]:
+        """E_z (MPa) of grey cubes (N, s, s, s) and the spread: the s.d. of the networks' E_z."""
+        inputs = cube_inputs(grey, calibration)
+        each = np.stack([predict_modulus(model, inputs) for model in self.models.values()])
+        return np.exp(np.log(each).mean(axis=0)), each.std(axis=0, ddof=1) if len(each) > 1 else np.zeros(len(inputs))
+
+    def check(self, grey: ArrayLike, calibration) -> list[list[str]]:
+        """Why each cube lies outside what the networks were trained on (empty: it does not)."""
+        from bonelib.density import to_vbmd
+
+        low, high = self.training_range["vbmd"]
+        reasons = []
+        for cube in np.asarray(grey):
+            vbmd = float(np.mean(to_vbmd(cube, calibration)))
+            reasons.append([] if low <= vbmd <= high else
+                           [f"mean ρ_HA {vbmd:.3g} mg HA/cm³ outside the training range {low:.3g}–{high:.3g} mg HA/cm³"])
+        return reasons
+
+
+def load_ensemble(folder: str | Path | None = None) -> CubeEnsemble:
+    """The 3D ensemble written by :func:`save_ensemble` (default: the shipped one, ``bonelib/data/models3d``)."""
+    import json
+
+    folder = Path(folder) if folder is not None else PACKAGED
+    index = folder / "ensemble.json"
+    if not index.exists():
+        raise FileNotFoundError(f"{folder}: no ensemble.json (run `python book/reproduce_3d.py` to make the models)")
+    info = json.loads(index.read_text())
+    models = {}
+    for name in info.pop("networks"):
+        model = cube_model(info["side"])
+        with np.load(folder / f"{name}.npz") as stored:
+            model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
+        models[name] = model
+    return CubeEnsemble(models, info.pop("training_range"), info)

@@ -1,0 +1,137 @@
+"""Leave-specimens-out evaluation of the 3D route on real bone.
+
+The real specimens are split into folds; each fold's networks and laws learn from every
+synthetic cube and the real cubes of the other specimens, and predict the cubes of the
+held-out specimens, which they never saw. Pooled over the folds, every real cube is predicted
+once by models blind to its specimen. Only cubes whose bone wraps the periodic cell and lies
+in the cancellous range carry a label (:func:`usable`).
+
+Each fold's predictions and network are written as soon as the fold ends, so a stopped run
+resumes at the next fold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bonelib._files import write_csv, write_json
+
+#: The models of the comparison, as named in the predictions and metrics.
+MODELS = ("power_law", "fabric_law", "cnn3d")
+
+
+def usable(rows: Sequence[dict]) -> NDArray[np.bool_]:
+    """Cubes with a label: bone that wraps the cell, BV/TV in the cancellous range, E_z > 0."""
+    return np.array([bool(r["wraps"]) and bool(r["cancellous"]) and float(r["E_z"]) > 0 for r in rows])
+
+
+def specimen_folds(specimens: Sequence[str], n_folds: int, seed: int = 0) -> list[list[str]]:
+    """Split the distinct specimens into ``n_folds`` groups at random (seeded), sizes differing by one at most."""
+    distinct = sorted(set(specimens))
+    if not 2 <= n_folds <= len(distinct):
+        raise ValueError(f"n_folds must lie in 2 … {len(distinct)} (the specimens), got {n_folds}")
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    return [sorted(distinct[i] for i in part) for part in np.array_split(order, n_folds)]
+
+
+def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
+                     progress: bool = True):
+    """Train on every usable cube but the real ones of ``held_out`` specimens; predict those.
+
+    Returns
+    -------
+    predictions : list of dict
+        One per held-out cube: ``volume``, ``cube``, ``specimen``, ``E_z`` (FE, MPa) and the
+        modulus (MPa) of each of :data:`MODELS`.
+    model : keras.Model
+        The fold's trained 3D network.
+    """
+    from bonelib import cnn3d
+    from bonelib.cube_baselines import CubeLaw
+    from bonelib.scanner import CALIBRATION
+
+    ok = usable(rows)
+    real = np.array([r["source"] == "real" for r in rows])
+    held = np.array([r["specimen"] in held_out for r in rows]) & real
+    train, test = np.flatnonzero(ok & ~held), np.flatnonzero(ok & held)
+    if not len(test):
+        raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
+
+    def column(name: str, index: NDArray) -> NDArray:
+        return np.array([float(rows[i][name]) for i in index])
+
+    laws = {"power_law": CubeLaw(fabric=False), "fabric_law": CubeLaw(fabric=True)}
+    for law in laws.values():
+        law.fit(column("bv_tv_grey", train), column("E_z", train), column("m_z", train))
+    model, _ = cnn3d.train(cnn3d.cube_inputs(grey[train], CALIBRATION), column("E_z", train), epochs=epochs,
+                           seed=seed, progress=progress)
+    predicted = {name: law.predict(column("bv_tv_grey", test), column("m_z", test)) for name, law in laws.items()}
+    predicted["cnn3d"] = cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
+    out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
+            "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
+           for k, i in enumerate(test)]
+    return out, model
+
+
+def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
+                        seed: int = 0, models: str | Path | None = None, progress: bool = True) -> Path:
+    """Run (or resume) the evaluation into ``out``: ``folds/fold<k>.csv``, ``predictions.csv``
+    and ``metrics.json``; the fold networks go to ``models`` (default ``out/models``), with
+    their ``ensemble.json``: the ensemble that :func:`bonelib.cnn3d.load_ensemble` reads.
+
+    The metrics (:func:`bonelib.metrics.report`) pool all held-out real cubes, with
+    bootstrap intervals that resample whole specimens.
+    """
+    from bonelib import cnn3d
+
+    out = Path(out)
+    models = Path(models) if models is not None else out / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    real = [r["specimen"] for r in rows if r["source"] == "real"]
+    folds = specimen_folds(real, n_folds, seed)
+    for k, held_out in enumerate(folds):
+        target = out / "folds" / f"fold{k}.csv"
+        if target.exists() and (models / f"fold{k}.npz").exists():
+            continue
+        predictions, model = fold_predictions(grey, rows, held_out, epochs, seed + k, progress)
+        cnn3d.save_weights(model, models / f"fold{k}.npz")
+        write_csv(target, predictions)
+    vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok]
+    cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
+                      {"vbmd": [min(vbmd), max(vbmd)]}, folds=folds, epochs=epochs, seed=seed)
+    pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
+    write_csv(out / "predictions.csv", pooled)
+    write_metrics(out / "metrics.json", pooled, seed)
+    return out / "metrics.json"
+
+
+def write_metrics(path: str | Path, predictions: Sequence[dict], seed: int = 0) -> dict:
+    """Pooled metrics of every model over the held-out cubes, bootstrapped by specimen."""
+    from bonelib.metrics import report
+
+    reference = [float(p["E_z"]) for p in predictions]
+    groups = [p["specimen"] for p in predictions]
+    metrics = {name: report([float(p[name]) for p in predictions], reference, seed=seed, groups=groups)
+               for name in MODELS}
+    metrics["specimens"] = len(set(groups))
+    write_json(path, metrics)
+    return metrics
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_predictions(folder: str | Path) -> tuple[list[dict], dict]:
+    """The pooled predictions (numbers as floats) and the metrics of an evaluation folder."""
+    folder = Path(folder)
+    rows = [{k: (v if k in ("volume", "specimen") else float(v)) for k, v in row.items()}
+            for row in _read_csv(folder / "predictions.csv")]
+    return rows, json.loads((folder / "metrics.json").read_text())

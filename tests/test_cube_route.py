@@ -1,0 +1,164 @@
+"""The 3D route's dataset, laws, network and evaluation (bonelib.cube_dataset, cube_baselines,
+cnn3d, cube_evaluation) and ``bonelib predict --route 3d``."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bonelib import cnn3d, cube_dataset, cube_evaluation
+from bonelib.cube_baselines import CubeLaw
+from bonelib.morphometry3d import gradient_fabric
+from bonelib.scanner import CALIBRATION, Scanner, resample, scan
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results" / "paper" / "cubes3d"
+
+
+def lattice(side: int = 20, period: int = 5, width: int = 2) -> np.ndarray:
+    """Rods along all three axes, one per period: cubic symmetry, wraps along every axis."""
+    index = np.arange(side) % period < width
+    return (index[:, None, None] & index[None, :, None]) | (index[:, None, None] & index[None, None, :]) | (
+        index[None, :, None] & index[None, None, :])
+
+
+def test_gradient_fabric_of_plates_and_of_isotropic_bone():
+    plates = np.zeros((20, 20, 20))
+    plates[:, :, ::4] = 1
+    np.testing.assert_allclose(np.diag(gradient_fabric(plates)), [1.5, 1.5, 0.0], atol=1e-12)
+    fabric = gradient_fabric(lattice())
+    assert np.trace(fabric) == pytest.approx(3.0)
+    np.testing.assert_allclose(np.diag(fabric), 1.0, atol=1e-12)  # cubic symmetry: isotropic along the axes
+    off = fabric[~np.eye(3, dtype=bool)]
+    np.testing.assert_allclose(off, off[0], atol=1e-12)
+    turned = gradient_fabric(np.transpose(plates, (2, 0, 1)))
+    np.testing.assert_allclose(np.diag(turned), [0.0, 1.5, 1.5], atol=1e-12)
+    with pytest.raises(ValueError, match="3D"):
+        gradient_fabric(np.zeros((4, 4)))
+
+
+def test_the_laws_recover_their_parameters_and_refuse_bad_input():
+    rng = np.random.default_rng(0)
+    bv_tv, m = rng.uniform(0.05, 0.35, 30), rng.uniform(0.9, 1.3, 30)
+    law = CubeLaw(fabric=True).fit(bv_tv, 12_000 * bv_tv**1.9 * m**2.4, m)
+    assert (law.E0, law.k, law.l) == pytest.approx((12_000, 1.9, 1.2), rel=1e-9)
+    power = CubeLaw().fit(bv_tv, 8_000 * bv_tv**2)
+    np.testing.assert_allclose(power.predict([0.1, 0.2]), [80.0, 320.0], rtol=1e-9)
+    with pytest.raises(RuntimeError, match="fit"):
+        CubeLaw().predict([0.1])
+    with pytest.raises(ValueError, match="fabric"):
+        CubeLaw(fabric=True).fit(bv_tv, bv_tv)
+    with pytest.raises(ValueError, match="positive"):
+        CubeLaw().fit([0.1, 0.2, -0.1], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="NaN|finite"):
+        CubeLaw().fit([0.1, np.nan], [1.0, 2.0])
+
+
+def test_bv_tv_from_the_grey_cube_is_the_bone_fraction():
+    """The scanner conserves bone mass, so BV/TV from density recovers the micro-CT's."""
+    micro = np.random.default_rng(1).random((80, 80, 80)) < 0.2
+    grey, calibration = scan(micro, 0.0513, seed=3)
+    measures = cube_dataset.grey_measures(calibration.slope * grey + calibration.intercept)
+    fraction = resample(micro, 0.0513)
+    assert measures["bv_tv_grey"] == pytest.approx(float(fraction.mean()), abs=0.005)
+    assert measures["m_x"] + measures["m_y"] + measures["m_z"] == pytest.approx(3.0)
+    assert Scanner().tissue_density > 0
+
+
+def test_a_cubic_lattice_is_labelled_with_equal_axial_moduli_and_plates_are_flagged():
+    row = cube_dataset.label_cube(lattice())
+    assert row["wraps"]
+    assert row["E_x"] == pytest.approx(row["E_y"], rel=1e-9) and row["E_z"] == pytest.approx(row["E_x"], rel=1e-9)
+    assert 0 < row["E_z"] < 10_000 * row["bv_tv"]  # below the Voigt bound
+    plates = np.zeros((20, 20, 20), bool)
+    plates[:, :, ::5] = True  # wrap along axes 0 and 1, not across the plates
+    flagged = cube_dataset.label_cube(plates)
+    assert not flagged["wraps"] and math.isnan(flagged["E_z"]) and math.isnan(flagged["C_33"])
+
+
+@pytest.mark.skipif(not (RESULTS / "cubes.csv").exists(), reason="no committed 3D results")
+def test_a_committed_cube_label_is_recomputed_from_the_code():
+    """The first real ROI's cubes: grey measures and, for one wrapping cube, the whole FE label."""
+    with open(RESULTS / "cubes.csv", newline="") as handle:
+        stored = [r for r in csv.DictReader(handle)]
+    volume = next(v for v in cube_dataset.volumes(real=1, synthetic=0))
+    rows = [r for r in stored if r["volume"] == volume.name]
+    micro, voxel_size_mm = volume.micro_ct()
+    grey, calibration = scan(micro, voxel_size_mm, seed=volume.seed)
+    bone = resample(micro, voxel_size_mm) >= 0.5
+    from bonelib.cubes import place_cubes
+
+    cubes = place_cubes(bone, cube_dataset.SIDE)
+    assert len(cubes) == len(rows)
+    for cube, row in zip(cubes, rows):
+        measures = cube_dataset.grey_measures(calibration.slope * cube.of(grey) + calibration.intercept)
+        assert float(row["vbmd"]) == pytest.approx(measures["vbmd"], rel=1e-9)
+        assert float(row["bv_tv"]) == pytest.approx(cube.bv_tv, rel=1e-12)
+    row, cube = next((r, c) for r, c in zip(rows, cubes) if r["wraps"] == "True")
+    label = cube_dataset.label_cube(cube.of(bone))
+    for key in ("E_x", "E_y", "E_z", "C_12", "C_44", "tb_th"):
+        assert float(row[key]) == pytest.approx(label[key], rel=1e-6)
+
+
+def test_the_3d_network_is_exactly_invariant_to_the_symmetries_of_its_label():
+    model = cnn3d.cube_model(side=16, seed=0)
+    cube = np.random.default_rng(0).random((1, 16, 16, 16, 1)).astype(np.float32) * 0.3
+    reference = cnn3d.predict_modulus(model, cube)
+    for image in cnn3d.symmetries(cube)[1:]:
+        np.testing.assert_allclose(cnn3d.predict_modulus(model, np.ascontiguousarray(image)), reference, rtol=1e-5)
+    assert len(cnn3d.symmetries(cube)) == 16
+
+
+def test_specimen_folds_hold_each_specimen_out_once():
+    folds = cube_evaluation.specimen_folds(list("abcdefghij") * 3, 5, seed=0)
+    assert sorted(s for fold in folds for s in fold) == list("abcdefghij")
+    assert [len(f) for f in folds] == [2] * 5
+    assert folds == cube_evaluation.specimen_folds(list("jihgfedcba"), 5, seed=0)
+    with pytest.raises(ValueError, match="n_folds"):
+        cube_evaluation.specimen_folds(["a", "b"], 3)
+
+
+def fake_dataset(side: int = 16):
+    """Grey cubes whose E_z grows with their density: 2 real specimens × 3 cubes and 4 synthetic."""
+    rng = np.random.default_rng(2)
+    rows, grey = [], []
+    for k, (source, specimen) in enumerate([("real", "A")] * 3 + [("real", "B")] * 3 + [("synthetic", "R01")] * 4):
+        fraction = 0.1 + 0.03 * k
+        rho = np.where(rng.random((side,) * 3) < fraction, 1050.0, -20.0)
+        grey.append(np.round((rho - CALIBRATION.intercept) / CALIBRATION.slope).astype(np.int16))
+        rows.append({"volume": f"{source}-{specimen}-{k}", "cube": 0, "source": source, "specimen": specimen,
+                     "wraps": True, "cancellous": True, "E_z": 5000 * fraction**2, "bv_tv_grey": fraction,
+                     "m_z": 1.0 + 0.01 * k, "vbmd": float(rho.mean())})
+    return np.stack(grey), rows
+
+
+def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp_path, monkeypatch):
+    grey, rows = fake_dataset()
+    seen = []
+    original = cube_evaluation.fold_predictions
+
+    def spy(grey_, rows_, held_out, epochs, seed, progress=True):
+        out, model = original(grey_, rows_, held_out, epochs, seed, progress)
+        seen.append((set(held_out), {p["specimen"] for p in out}))
+        return out, model
+
+    monkeypatch.setattr(cube_evaluation, "fold_predictions", spy)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, progress=False)
+    assert sorted(s for held, _ in seen for s in held) == ["A", "B"]
+    assert all(held == predicted for held, predicted in seen)
+    predictions, metrics = cube_evaluation.read_predictions(tmp_path)
+    assert len(predictions) == 6 and {p["volume"] for p in predictions} == {r["volume"] for r in rows[:6]}
+    assert set(cube_evaluation.MODELS) <= set(metrics) and metrics["specimens"] == 2
+    law = np.array([p["power_law"] for p in predictions])
+    np.testing.assert_allclose(law, [p["E_z"] for p in predictions], rtol=1e-6)  # E_z is an exact power law
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, progress=False)
+    assert len(seen) == 2  # resumed: no fold retrained
+    ensemble = cnn3d.load_ensemble(tmp_path / "models")
+    moduli, spread = ensemble.predict(grey[:2], CALIBRATION)
+    assert moduli.shape == spread.shape == (2,) and np.all(moduli > 0) and np.all(spread >= 0)
+    dense = np.full((1, 16, 16, 16), 2000, np.int16)  # 700 mg HA/cm³, far above the training range
+    assert ensemble.check(dense, CALIBRATION)[0] and not ensemble.check(grey[:1], CALIBRATION)[0]
