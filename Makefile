@@ -19,10 +19,12 @@ $(INSTALLED): pyproject.toml requirements/constraints.txt
 	else echo "note: no SuiteSparse headers (apt install libsuitesparse-dev): the FE solver uses SuperLU"; fi
 	@touch $@
 
-# The expensive steps (dataset, training, baselines) into results/$(SCALE); each step is
+# The expensive steps (dataset, training, baselines; then the 3D route's cubes, laws and
+# network) into results/$(SCALE); each step is
 # skipped when up to date. At paper scale this takes hours; its results are committed.
 reproduce: $(INSTALLED)
 	$(BIN)/python book/reproduce.py --scale $(SCALE)
+	$(BIN)/python book/reproduce_3d.py --scale $(SCALE)
 
 # Execute the notebooks with papermill (only those whose inputs changed), then render.
 # The paper-scale book reads the committed results; any other scale makes its own first.

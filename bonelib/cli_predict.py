@@ -110,11 +110,15 @@ def add_predict(commands) -> None:
     from bonelib._cli_args import _calibration
 
     prediction = commands.add_parser(
-        "predict", help="E_eff of a 2D image or of each slice of a stack, by the shipped CNN ensemble",
+        "predict", help="E_eff of a 2D image or of each slice of a stack by the shipped CNN ensemble; "
+                                "with --route 3d, E_z of each cube of a volume by the 3D ensemble",
         description="Predicts the effective modulus (MPa) of each 182 × 182 px image with the shipped ensemble "
         "(the improved CNN of each cross-validation fold, trained at paper scale): the mean of the networks, "
         "their spread, and a warning when an image lies outside what they were trained on (mean ρ_HA or BV/TV "
-        "out of range, or bone that does not wrap around the cell).")
+        "out of range, or bone that does not wrap around the cell). With --route 3d the volume (82 µm voxels, "
+        "superior–inferior along axis 0) is tiled in 50³ cubes and the 3D ensemble (the 3D network of each "
+        "leave-specimens-out fold) predicts each cube's superior–inferior modulus, with the networks' spread "
+        "and a warning when its mean ρ_HA lies outside the training range.")
     prediction.add_argument("scan", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz, NRRD, NIfTI, AIM")
     prediction.add_argument("--model", type=Path,
                             help="an ensemble folder, a folder written by `bonelib train`, or a .keras file "

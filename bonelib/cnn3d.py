@@ -1,8 +1,11 @@
 """A 3D CNN that predicts the superior–inferior modulus of a bone cube from its HR-pQCT-like grey values.
 
 The input is the calibrated cube, ρ_HA in g HA/cm³ (:func:`cube_inputs`), superior–inferior
-along axis 0; the output is log(E_z / 1 MPa), E_z the periodic micro-FE modulus of the cube's
-bone along axis 0 (:func:`bonelib.cube_dataset.label_cube`). The network is small enough to
+along axis 0; the output is the logarithm of the modulus it learns: E_z / 1 MPa, E_z the
+periodic micro-FE modulus of the cube's bone along axis 0
+(:func:`bonelib.cube_dataset.label_cube`), or, as :mod:`bonelib.cube_evaluation` trains it,
+the ratio of E_z to a density (or fabric) law's, so that the network learns what the image
+adds to the law. The network is small enough to
 train on a 2-core CPU in minutes (:func:`cube_model`).
 
 E_z is unchanged by mirroring the cube along any axis and by 90° turns about axis 0; the
@@ -96,7 +99,7 @@ def _augment(batch: NDArray, rng: np.random.Generator) -> NDArray:
 
 def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int = 16, seed: int = 0,
           learning_rate: float = 2e-3, progress: bool = True):
-    """Train :func:`cube_model` on cubes (N, s, s, s, 1) and their E_z (MPa).
+    """Train :func:`cube_model` on cubes (N, s, s, s, 1) and their E_z (MPa, or a positive ratio).
 
     Adam on a cosine decay of the learning rate over the run, MAE of log E, a random
     symmetry of each cube in every batch. Returns the model and the mean loss per epoch.
@@ -163,7 +166,7 @@ class CubeEnsemble:
     Attributes
     ----------
     models : dict
-        Name → Keras model of :func:`cube_model`.
+        Name → Keras model of :func:`cube_model`, each the correction of its fold's law.
     training_range : dict
         ``vbmd`` (mg HA/cm³) → [low, high] of the training cubes.
     info : dict
@@ -180,9 +183,22 @@ class CubeEnsemble:
         return int(self.info["side"])
 
     def predict(self, grey: ArrayLike, calibration) -> tuple[NDArray, NDArray]:
-        """E_z (MPa) of grey cubes (N, s, s, s) and the spread: the s.d. of the networks' E_z."""
+        """E_z (MPa) of grey cubes (N, s, s, s) and the spread: the s.d. of the networks' E_z.
+
+        Each network corrects its fold's law (``info["laws"]``: the fields of
+        :class:`bonelib.cube_baselines.CubeLaw`), read from the same grey cube."""
+        from bonelib.cube_baselines import CubeLaw
+        from bonelib.cube_dataset import grey_measures
+        from bonelib.density import to_vbmd
+
         inputs = cube_inputs(grey, calibration)
-        each = np.stack([predict_modulus(model, inputs) for model in self.models.values()])
+        measures = [grey_measures(to_vbmd(cube, calibration)) for cube in np.asarray(grey)]
+        bv_tv, m_z = (np.array([m[key] for m in measures]) for key in ("bv_tv_grey", "m_z"))
+        # A cube with (almost) no bone lies far outside the training range (check() says so);
+        # the floor keeps its law finite.
+        bv_tv, m_z = np.maximum(bv_tv, 1e-3), np.maximum(m_z, 1e-3)
+        each = np.stack([CubeLaw(**self.info["laws"][name]).predict(bv_tv, m_z) * predict_modulus(model, inputs)
+                         for name, model in self.models.items()])
         return np.exp(np.log(each).mean(axis=0)), each.std(axis=0, ddof=1) if len(each) > 1 else np.zeros(len(inputs))
 
     def check(self, grey: ArrayLike, calibration) -> list[list[str]]:

@@ -57,14 +57,19 @@ class Volume:
     specimen : str
         The specimen (real) or donor (synthetic): the unit held out together.
     seed : int
-        Seed of the scanner noise (and of the synthetic generator).
+        Seed of the scanner noise.
+    file, cache : str, optional
+        A real ROI's file in :mod:`bonelib.data` and the folder it is fetched into if it does not ship.
+    spec : RealisticSpec, optional
+        A synthetic vertebra's parameters and generator seed.
     """
 
     name: str
     source: str
     specimen: str
     seed: int
-    roi: int | None = None
+    file: str | None = None
+    cache: str | None = None
     spec: RealisticSpec | None = None
 
     def micro_ct(self) -> tuple[NDArray[np.bool_], float]:
@@ -74,22 +79,36 @@ class Volume:
         if self.spec is None:
             from bonelib import data
 
-            volume = next(v for v in data.fda_l1_rois(specimens=[self.specimen]) if v.roi == self.roi)
-            return volume.bone, volume.voxel_size_mm
+            return data.read(data.fetch(self.file, cache=self.cache)), data.VOXEL_SIZE_MM
         shape = (math.ceil(2 * SIDE * VOXEL_SIZE_MM / MICRO_CT_MM) + 1,) * 3
         return self.spec.bone(shape), MICRO_CT_MM
 
 
-def volumes(real: int | None = None, synthetic: int = 105, seed: int = 0) -> list[Volume]:
-    """The volumes of a 3D dataset: the shipped real ROIs (all, or the first ``real``) and the
-    first ``synthetic`` vertebrae of the realistic cohort (105 = 35 donors × 3 levels)."""
+def volumes(real: int | None = None, synthetic: int = 105, seed: int = 0, subset: str = "shipped",
+            cache: str | Path | None = None) -> list[Volume]:
+    """The volumes of a 3D dataset.
+
+    Parameters
+    ----------
+    real : int, optional
+        The first ``real`` ROIs of ``subset`` that hold no cortical shell (default: all).
+    synthetic : int
+        The first vertebrae of the realistic cohort (105 = 35 donors × 3 levels).
+    seed : int
+        Seed of the scanner noise (each ROI's own, whatever the selection) and of the cohort.
+    subset : {"shipped", "all"}
+        The 30 ROIs that ship with bonelib, or all 130 of the collection (115 without shell),
+        fetched once into ``cache`` (:func:`bonelib.data.fetch`).
+    """
     from bonelib import data
     from bonelib.synth.realistic import realistic_plan
 
-    rows = [r for r in data.registry() if r["shipped"] and not r["shell"]][:real]
-    noise = np.random.SeedSequence([seed, 16]).generate_state(len(rows)) if rows else []
-    out = [Volume(f"real-{r['specimen']}-{r['roi']}", "real", r["specimen"], int(s), roi=int(r["roi"]))
-           for r, s in zip(rows, noise)]
+    if subset not in ("shipped", "all"):
+        raise ValueError(f"subset must be 'shipped' or 'all', got {subset!r}")
+    rows = [r for r in data.registry() if (r["shipped"] or subset == "all") and not r["shell"]][:real]
+    out = [Volume(f"real-{r['specimen']}-{r['roi']}", "real", r["specimen"],
+                  int(np.random.SeedSequence([seed, 16, r["roi"]]).generate_state(1)[0]), file=r["file"],
+                  cache=None if cache is None else str(cache)) for r in rows]
     specs = realistic_plan(seed=seed)
     if not 0 <= synthetic <= len(specs):
         raise ValueError(f"synthetic must lie in 0 … {len(specs)}, got {synthetic}")

@@ -41,8 +41,12 @@ def specimen_folds(specimens: Sequence[str], n_folds: int, seed: int = 0) -> lis
 
 
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
-                     progress: bool = True):
-    """Train on every usable cube but the real ones of ``held_out`` specimens; predict those.
+                     sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True):
+    """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
+
+    The laws are fitted first; the network learns the ratio of the FE modulus to the ``base``
+    law's (a correction of the law from the image), so the 3D CNN's modulus is that law's
+    times the network's ratio.
 
     Returns
     -------
@@ -51,6 +55,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         modulus (MPa) of each of :data:`MODELS`.
     model : keras.Model
         The fold's trained 3D network.
+    law : CubeLaw
+        The fold's ``base`` law.
     """
     from bonelib import cnn3d
     from bonelib.cube_baselines import CubeLaw
@@ -59,9 +65,12 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     ok = usable(rows)
     real = np.array([r["source"] == "real" for r in rows])
     held = np.array([r["specimen"] in held_out for r in rows]) & real
-    train, test = np.flatnonzero(ok & ~held), np.flatnonzero(ok & held)
+    chosen = np.array([r["source"] in sources for r in rows])
+    train, test = np.flatnonzero(ok & chosen & ~held), np.flatnonzero(ok & held)
     if not len(test):
         raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
+    if base not in ("power_law", "fabric_law"):
+        raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
 
     def column(name: str, index: NDArray) -> NDArray:
         return np.array([float(rows[i][name]) for i in index])
@@ -69,20 +78,25 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     laws = {"power_law": CubeLaw(fabric=False), "fabric_law": CubeLaw(fabric=True)}
     for law in laws.values():
         law.fit(column("bv_tv_grey", train), column("E_z", train), column("m_z", train))
-    model, _ = cnn3d.train(cnn3d.cube_inputs(grey[train], CALIBRATION), column("E_z", train), epochs=epochs,
-                           seed=seed, progress=progress)
     predicted = {name: law.predict(column("bv_tv_grey", test), column("m_z", test)) for name, law in laws.items()}
-    predicted["cnn3d"] = cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
+    fitted = laws[base].predict(column("bv_tv_grey", train), column("m_z", train))
+    model, _ = cnn3d.train(cnn3d.cube_inputs(grey[train], CALIBRATION), column("E_z", train) / fitted,
+                           epochs=epochs, seed=seed, progress=progress)
+    predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
     out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
             "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
            for k, i in enumerate(test)]
-    return out, model
+    return out, model, laws[base]
 
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
-                        seed: int = 0, models: str | Path | None = None, progress: bool = True) -> Path:
-    """Run (or resume) the evaluation into ``out``: ``folds/fold<k>.csv``, ``predictions.csv``
-    and ``metrics.json``; the fold networks go to ``models`` (default ``out/models``), with
+                        seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
+                        models: str | Path | None = None, progress: bool = True) -> Path:
+    """Run (or resume) the evaluation into ``out``: ``folds/fold<k>.csv`` (and the fold's fabric
+    law, ``folds/fold<k>-law.json``), ``predictions.csv``
+    and ``metrics.json``; the laws and networks learn from the cubes of ``sources`` (real
+    cubes of the other specimens, synthetic cubes), the networks as corrections of the ``base``
+    law (:func:`fold_predictions`); the fold networks go to ``models`` (default ``out/models``), with
     their ``ensemble.json``: the ensemble that :func:`bonelib.cnn3d.load_ensemble` reads.
 
     The metrics (:func:`bonelib.metrics.report`) pool all held-out real cubes, with
@@ -97,14 +111,18 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     folds = specimen_folds(real, n_folds, seed)
     for k, held_out in enumerate(folds):
         target = out / "folds" / f"fold{k}.csv"
-        if target.exists() and (models / f"fold{k}.npz").exists():
+        law_file = out / "folds" / f"fold{k}-law.json"
+        if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
-        predictions, model = fold_predictions(grey, rows, held_out, epochs, seed + k, progress)
+        predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress)
         cnn3d.save_weights(model, models / f"fold{k}.npz")
+        write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)
-    vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok]
+    vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok and r["source"] in sources]
+    laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
-                      {"vbmd": [min(vbmd), max(vbmd)]}, folds=folds, epochs=epochs, seed=seed)
+                      {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
+                      sources=list(sources), base=base)
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_metrics(out / "metrics.json", pooled, seed)

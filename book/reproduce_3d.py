@@ -1,7 +1,8 @@
 """The 3D route's expensive steps: the cube dataset, then the leave-specimens-out evaluation.
 
-``python book/reproduce_3d.py --scale paper`` labels every shipped real ROI and the realistic
-cohort's vertebrae into cubes (``artefacts/<scale>/cubes3d``, about 25 min on 2 cores), then
+``python book/reproduce_3d.py --scale paper`` labels the 115 shell-free real ROIs of the
+collection (fetched once: ``--cache``) and the realistic cohort's vertebrae into cubes
+(``artefacts/<scale>/cubes3d``, about 45 min on 2 cores), then
 trains the 3D network and fits the laws once per fold of real specimens and writes the
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
@@ -31,12 +32,13 @@ def models(scale: str) -> Path:
     return cnn3d.PACKAGED if scale == "paper" else results(scale) / "models"
 
 
-def build(scale: str, workers: int) -> Path:
+def build(scale: str, workers: int, cache: str | None) -> Path:
     """Label the scale's volumes into cubes; copy ``cubes.csv`` to the results."""
     from bonelib import cube_dataset
 
     settings = config.CUBES_3D[scale]
-    selection = cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"], seed=config.SEED)
+    selection = cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"], seed=config.SEED,
+                                     subset=settings["subset"], cache=cache)
     table = cube_dataset.build(config.artefacts(scale).root / "cubes3d", selection, workers=workers)
     results(scale).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(table, results(scale) / "cubes.csv")
@@ -50,7 +52,9 @@ def evaluate(scale: str) -> Path:
     settings = config.CUBES_3D[scale]
     grey, rows = cube_dataset.load(config.artefacts(scale).root / "cubes3d")
     return cube_evaluation.leave_specimens_out(results(scale), grey, rows, n_folds=settings["folds"],
-                                               epochs=settings["epochs"], seed=config.SEED, models=models(scale))
+                                               epochs=settings["epochs"], seed=config.SEED,
+                                               sources=settings["sources"], base=settings["base"],
+                                               models=models(scale))
 
 
 def table(scale: str) -> str:
@@ -73,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", nargs="+", choices=("build", "evaluate"), default=["build", "evaluate"],
                         help="steps to run (default both; each resumes)")
     parser.add_argument("--workers", type=int, default=2, help="processes labelling volumes (default 2)")
+    parser.add_argument("--cache", help="folder of the collection's ROIs that do not ship (fetched there once; "
+                                            "default: the user cache)")
     parser.add_argument("--table", action="store_true", help="print the held-out metrics (Markdown) and stop")
     args = parser.parse_args(argv)
     if args.table:
         print(table(args.scale))
         return 0
     if "build" in args.steps:
-        build(args.scale, args.workers)
+        build(args.scale, args.workers, args.cache)
     if "evaluate" in args.steps:
         evaluate(args.scale)
         print(table(args.scale))

@@ -160,3 +160,26 @@ def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
                  "--calibration", "0.5,-300", "--own-size", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["origin"] == [[0, 0, 0], [1, 0, 0]] and len(report["E_eff"]) == 2
+
+
+def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
+    from bonelib import cnn3d
+
+    folder = tmp_path / "ensemble3d"
+    folder.mkdir()
+    for i in range(2):
+        cnn3d.save_weights(cnn3d.cube_model(side=16, seed=i), folder / f"fold{i}.npz")
+    law = {"fabric": True, "E0": 9000.0, "k": 2.0, "l": 1.0}
+    cnn3d.write_index(folder, ["fold0", "fold1"], 16, {"vbmd": [50.0, 400.0]}, laws={"fold0": law, "fold1": law})
+    rng = np.random.default_rng(0)
+    rho = np.where(rng.random((34, 16, 40)) < 0.2, 1050.0, -20.0)  # 2 × 1 × 2 cubes of 16³, ≈ 190 mg HA/cm³
+    rho[:17, :, :20] = -20.0  # the first cube holds no bone: outside the training range
+    np.savez(tmp_path / "volume.npz", image=rho.astype(np.int16), calibration=np.array([1.0, 0.0]))
+    assert main(["predict", str(tmp_path / "volume.npz"), "--route", "3d", "--model", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["route"] == "3d" and report["networks"] == 2 and len(report["E_z"]) == 4
+    assert report["origin"] == [[1, 0, 4], [1, 0, 20], [17, 0, 4], [17, 0, 20]]
+    assert all(e > 0 for e in report["E_z"]) and all(s >= 0 for s in report["spread"])
+    assert report["warnings"][0] and not any(report["warnings"][1:])
+    assert main(["predict", str(tmp_path / "volume.npz"), "--route", "3d", "--model", str(folder), "--crop"]) == 2
+    assert "3D route" in capsys.readouterr().err

@@ -141,13 +141,13 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     seen = []
     original = cube_evaluation.fold_predictions
 
-    def spy(grey_, rows_, held_out, epochs, seed, progress=True):
-        out, model = original(grey_, rows_, held_out, epochs, seed, progress)
+    def spy(grey_, rows_, held_out, epochs, seed, sources, base, progress=True):
+        out, model, law = original(grey_, rows_, held_out, epochs, seed, sources, base, progress)
         seen.append((set(held_out), {p["specimen"] for p in out}))
-        return out, model
+        return out, model, law
 
     monkeypatch.setattr(cube_evaluation, "fold_predictions", spy)
-    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, progress=False)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
     assert sorted(s for held, _ in seen for s in held) == ["A", "B"]
     assert all(held == predicted for held, predicted in seen)
     predictions, metrics = cube_evaluation.read_predictions(tmp_path)
@@ -155,10 +155,54 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     assert set(cube_evaluation.MODELS) <= set(metrics) and metrics["specimens"] == 2
     law = np.array([p["power_law"] for p in predictions])
     np.testing.assert_allclose(law, [p["E_z"] for p in predictions], rtol=1e-6)  # E_z is an exact power law
-    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, progress=False)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
     assert len(seen) == 2  # resumed: no fold retrained
     ensemble = cnn3d.load_ensemble(tmp_path / "models")
     moduli, spread = ensemble.predict(grey[:2], CALIBRATION)
     assert moduli.shape == spread.shape == (2,) and np.all(moduli > 0) and np.all(spread >= 0)
     dense = np.full((1, 16, 16, 16), 2000, np.int16)  # 700 mg HA/cm³, far above the training range
     assert ensemble.check(dense, CALIBRATION)[0] and not ensemble.check(grey[:1], CALIBRATION)[0]
+
+
+@pytest.mark.skipif(not (RESULTS / "metrics.json").exists(), reason="no committed 3D results")
+def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(tmp_path):
+    predictions, metrics = cube_evaluation.read_predictions(RESULTS)
+    recomputed = cube_evaluation.write_metrics(tmp_path / "metrics.json", predictions)
+    for model in cube_evaluation.MODELS:
+        for name in ("r2", "slope", "rpe50", "rpe95"):
+            assert recomputed[model][name]["value"] == pytest.approx(metrics[model][name]["value"], rel=1e-12)
+    assert recomputed["specimens"] == metrics["specimens"] == 10
+
+
+@pytest.mark.skipif(not (cnn3d.PACKAGED / "ensemble.json").exists(), reason="no shipped 3D ensemble")
+def test_a_committed_held_out_prediction_is_recomputed_from_the_shipped_fold_network():
+    """A cube of a shipped ROI, regenerated from its seed, through its fold's law and network."""
+    from bonelib.cube_baselines import CubeLaw
+    from bonelib.cubes import tile_origins
+
+    predictions, _ = cube_evaluation.read_predictions(RESULTS)
+    ensemble = cnn3d.load_ensemble()
+    shipped = {v.name: v for v in cube_dataset.volumes(synthetic=0)}
+    row = next(p for p in predictions if p["volume"] in shipped)
+    volume = shipped[row["volume"]]
+    fold = f"fold{int(row['fold'])}"
+    assert volume.specimen in ensemble.info["folds"][int(row["fold"])]  # held out from that fold's training
+    micro, voxel_size_mm = volume.micro_ct()
+    grey, calibration = scan(micro, voxel_size_mm, seed=volume.seed)
+    origin = tile_origins(grey.shape, ensemble.side)[int(row["cube"])]
+    cube = grey[tuple(slice(o, o + ensemble.side) for o in origin)]
+    measures = cube_dataset.grey_measures(calibration.slope * cube + calibration.intercept)
+    law = CubeLaw(**ensemble.info["laws"][fold]).predict([measures["bv_tv_grey"]], [measures["m_z"]])
+    assert law[0] == pytest.approx(row[ensemble.info["base"]], rel=1e-9)
+    ratio = cnn3d.predict_modulus(ensemble.models[fold], cnn3d.cube_inputs(cube[None], calibration))
+    assert law[0] * ratio[0] == pytest.approx(row["cnn3d"], rel=0.02)  # float16 weights shipped
+
+
+@pytest.mark.skipif(not (RESULTS / "metrics.json").exists(), reason="no committed 3D results")
+def test_the_readme_3d_table_is_the_committed_metrics():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book"))
+    import reproduce_3d
+
+    assert reproduce_3d.table("paper") in (ROOT / "README.md").read_text(encoding="utf-8")
