@@ -57,7 +57,8 @@ def cube_model(side: int = 50, seed: int = 0):
     Every 3 × 3 × 3 convolution pads periodically, as the FE cell is periodic: bone leaving one
     face re-enters at the opposite one, so the network sees the connections across the cell's
     seams that set the periodic modulus. Three stride-2 stages (50 → 25 → 13 → 7 voxels) and
-    global average pooling.
+    global average pooling; leaky ReLUs (slope 0.2), since with plain ReLUs four of five
+    paper-scale folds trained into a constant output (every unit dead).
     """
     import keras
     from keras import layers
@@ -67,9 +68,9 @@ def cube_model(side: int = 50, seed: int = 0):
     x = rho
     for filters, strides in ((8, 2), (8, 1), (16, 2), (16, 1), (32, 2), (32, 1)):
         x = layers.Lambda(_circular_pad)(x)
-        x = layers.Conv3D(filters, 3, strides=strides, activation="relu")(x)
+        x = layers.Conv3D(filters, 3, strides=strides, activation="leaky_relu")(x)
     x = layers.GlobalAveragePooling3D()(x)
-    x = layers.Dense(32, activation="relu")(x)
+    x = layers.Dense(32, activation="leaky_relu")(x)
     log_modulus = layers.Dense(1, name="log_E_z")(x)
     return keras.Model(rho, log_modulus, name="cube_cnn")
 
@@ -98,7 +99,7 @@ def _augment(batch: NDArray, rng: np.random.Generator) -> NDArray:
 
 
 def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int = 16, seed: int = 0,
-          learning_rate: float = 2e-3, progress: bool = True):
+          learning_rate: float = 1e-3, progress: bool = True):
     """Train :func:`cube_model` on cubes (N, s, s, s, 1) and their E_z (MPa, or a positive ratio).
 
     Adam on a cosine decay of the learning rate over the run, MAE of log E, a random
