@@ -92,3 +92,9 @@ def test_no_page_shows_the_parameters_and_figure_code_is_folded(book, pages):
         assert not re.search(r"scale\s*=\s*(&quot;|&#34;|\")", page), name
     for name, page in pages.items():
         assert "tag_hide-input" in page, f"{name}: no folded figure code"
+
+
+def test_the_3d_held_out_table_is_in_its_page(pages):
+    page = pages["book/generated/09_beyond_2d.html"]
+    assert re.search(r'<table id="cube-held-out"', page)
+    assert "3D CNN" in page and "Zysset–Curnier fabric law" in page
