@@ -141,17 +141,9 @@ def predict_modulus(model, inputs: NDArray, chunk: int = 8) -> NDArray[np.float6
     return np.exp(np.concatenate(out))
 
 
-def save_weights(model, path: str | Path) -> Path:
-    """Write a 3D network's weights as float16 (``.npz``, atomically), for :func:`load_ensemble`."""
-    from bonelib._files import atomic_path
-
-    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-        np.savez_compressed(handle, *[w.astype(np.float16) for w in model.get_weights()])
-    return Path(path)
-
-
 def write_index(folder: str | Path, names: list[str], side: int, training_range: dict, **extra) -> Path:
-    """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``), the cube side (voxels),
+    """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``, written by
+    :func:`bonelib.pretrained.save_weights`), the cube side (voxels),
     the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes) and ``extra``."""
     from bonelib._files import write_json
 
@@ -216,18 +208,11 @@ class CubeEnsemble:
 
 
 def load_ensemble(folder: str | Path | None = None) -> CubeEnsemble:
-    """The 3D ensemble written by :func:`save_ensemble` (default: the shipped one, ``bonelib/data/models3d``)."""
-    import json
+    """The 3D ensemble that :func:`bonelib.cube_evaluation.leave_specimens_out` writes
+    (default: the shipped one, ``bonelib/data/models3d``)."""
+    from bonelib.pretrained import load_weights, read_index
 
     folder = Path(folder) if folder is not None else PACKAGED
-    index = folder / "ensemble.json"
-    if not index.exists():
-        raise FileNotFoundError(f"{folder}: no ensemble.json (run `python book/reproduce_3d.py` to make the models)")
-    info = json.loads(index.read_text())
-    models = {}
-    for name in info.pop("networks"):
-        model = cube_model(info["side"])
-        with np.load(folder / f"{name}.npz") as stored:
-            model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
-        models[name] = model
+    info = read_index(folder, "python book/reproduce_3d.py --scale paper")
+    models = {name: load_weights(cube_model(info["side"]), folder / f"{name}.npz") for name in info.pop("networks")}
     return CubeEnsemble(models, info.pop("training_range"), info)

@@ -103,6 +103,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     bootstrap intervals that resample whole specimens.
     """
     from bonelib import cnn3d
+    from bonelib.pretrained import save_weights
 
     out = Path(out)
     models = Path(models) if models is not None else out / "models"
@@ -115,7 +116,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
         predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress)
-        cnn3d.save_weights(model, models / f"fold{k}.npz")
+        save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)
     vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok and r["source"] in sources]

@@ -57,8 +57,7 @@ def save(models: dict, folder: str | Path, training_range: dict, **extra) -> Pat
         norm = model.get_layer("standardise").get_config()
         networks[name] = {"kind": cnn.input_kind(model), "input_shape": list(model.input_shape[1:]),
                           "mean": float(np.squeeze(norm["mean"])), "variance": float(np.squeeze(norm["variance"]))}
-        with atomic_path(folder / f"{name}.npz") as temporary, open(temporary, "wb") as handle:
-            np.savez_compressed(handle, *[w.astype(np.float16) for w in model.get_weights()])
+        save_weights(model, folder / f"{name}.npz")
     write_json(folder / "ensemble.json", {"networks": networks, "training_range": training_range, **extra})
     return folder
 
@@ -149,15 +148,33 @@ def load_pretrained(folder: str | Path | None = None) -> Ensemble:
     from bonelib import cnn
 
     folder = Path(folder) if folder is not None else PACKAGED
-    index = folder / "ensemble.json"
-    if not index.exists():
-        raise FileNotFoundError(f"{folder}: no ensemble.json (run `make reproduce SCALE=paper` to make the models)")
-    info = json.loads(index.read_text())
+    info = read_index(folder, "make reproduce SCALE=paper")
     models = {}
     for name, settings in info.pop("networks").items():
         model = cnn.improved_model(tuple(settings["input_shape"]), mean=settings["mean"],
                                    variance=settings["variance"], kind=settings["kind"])
-        with np.load(folder / f"{name}.npz") as stored:
-            model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
-        models[name] = model
+        models[name] = load_weights(model, folder / f"{name}.npz")
     return Ensemble(models, info.pop("training_range"), info)
+
+
+def save_weights(model, path: str | Path) -> Path:
+    """Write a Keras model's weights as float16 (``.npz``, atomically): half the size, and
+    predictions that differ from float32 weights by well under the ensemble's spread."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, *[w.astype(np.float16) for w in model.get_weights()])
+    return Path(path)
+
+
+def load_weights(model, path: str | Path):
+    """Set a built Keras model's weights from a file of :func:`save_weights`; return the model."""
+    with np.load(path) as stored:
+        model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
+    return model
+
+
+def read_index(folder: Path, remedy: str) -> dict:
+    """The ``ensemble.json`` of an ensemble folder; a clear error naming the command that makes it."""
+    index = folder / "ensemble.json"
+    if not index.exists():
+        raise FileNotFoundError(f"{folder}: no ensemble.json (run `{remedy}` to make the models)")
+    return json.loads(index.read_text())

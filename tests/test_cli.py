@@ -164,11 +164,12 @@ def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
 
 def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
     from bonelib import cnn3d
+    from bonelib.pretrained import save_weights
 
     folder = tmp_path / "ensemble3d"
     folder.mkdir()
     for i in range(2):
-        cnn3d.save_weights(cnn3d.cube_model(side=16, seed=i), folder / f"fold{i}.npz")
+        save_weights(cnn3d.cube_model(side=16, seed=i), folder / f"fold{i}.npz")
     law = {"fabric": True, "E0": 9000.0, "k": 2.0, "l": 1.0}
     cnn3d.write_index(folder, ["fold0", "fold1"], 16, {"vbmd": [50.0, 400.0]}, laws={"fold0": law, "fold1": law})
     rng = np.random.default_rng(0)
