@@ -20,9 +20,9 @@ that makes them, the scale's settings in ``book/config.py`` and the upstream res
 and ``provenance.json`` records the revision, fingerprints, versions, machine and the wall
 time of each step.
 
-``train`` also runs without the dataset store (``--images seed``): the images are then
-regenerated from the seed and checked against ``dataset.json``, so that a machine with an
-accelerator needs only the table and the code.
+``train`` (in ``train_step.py``) also runs without the dataset store (``--images seed``): the
+images are then regenerated from the seed and checked against ``dataset.json``, so that a
+machine with an accelerator needs only the table and the code.
 """
 
 from __future__ import annotations
@@ -39,35 +39,11 @@ import numpy as np
 
 import config
 from bonelib._files import write_json
+from pipeline import log, machine
+from train_step import finished_runs, images_from_store, step_train
 
 ROOT = config.ROOT
 STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "speed")
-
-
-class Deadline:
-    """Stop training at a wall-clock deadline (epoch granularity); None: never."""
-
-    def __init__(self, seconds: float | None):
-        self.at = None if seconds is None else time.monotonic() + seconds
-
-    def left(self) -> float:
-        return float("inf") if self.at is None else self.at - time.monotonic()
-
-    def callback(self):
-        import keras
-
-        deadline = self
-
-        class StopAtDeadline(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                if deadline.left() <= 0:
-                    self.model.stop_training = True
-
-        return StopAtDeadline()
-
-
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def step_dataset(scale: str) -> None:
@@ -97,118 +73,6 @@ def step_table(scale: str) -> None:
                                                       "images_sha256": digests, "grey_sums": sums})
 
 
-def _images_from_store(scale: str, table: dict, kind: str) -> np.ndarray:
-    from bonelib import cnn
-    from bonelib.dataset import load
-
-    samples = load(config.artefacts(scale).dataset)
-    keys = np.char.add(np.char.add(samples.donor.astype(str), "-"), samples.level.astype(str))
-    if not (np.array_equal(keys, table["key"]) and np.array_equal(samples.slice, table["slice"])):
-        raise ValueError("the dataset store and samples.csv list different samples; run the table step again")
-    return cnn.inputs(samples.images, samples.calibration, kind)
-
-
-def _inputs_of_vertebra(item) -> tuple[str, dict]:
-    # A worker process: keep JAX, if it is Keras' backend, off the accelerator the trainer uses.
-    os.environ["JAX_PLATFORMS"] = "cpu"
-    from bonelib import cnn
-
-    key, volume, calibration, kinds = item
-    return key, {kind: cnn.inputs(volume, calibration, kind) for kind in kinds}
-
-
-def _images_from_seed(scale: str, table: dict, kinds: list[str]) -> dict[str, np.ndarray]:
-    """The networks' inputs of every sample, regenerated from the seed and checked against ``dataset.json``."""
-    from multiprocessing import get_context
-
-    from bonelib import crossval
-
-    recorded = json.loads((config.artefacts(scale).snapshot / "dataset.json").read_text())
-    volumes = crossval.regenerate(scale, recorded["parameters"]["seed"], recorded["parameters"].get("cohort", "paper"))
-    differing = {key: {"sum": int(volume.sum(dtype=np.int64)), "recorded_sum": recorded["grey_sums"][key]}
-                 for key, (volume, _) in volumes.items()
-                 if crossval.images_digest(volume) != recorded["images_sha256"][key]}
-    if differing:
-        # Another NumPy/SciPy may round a few voxels differently: say so, with the size of it.
-        _log(f"WARNING: {len(differing)} of {len(volumes)} regenerated vertebrae differ from the dataset's: {differing}")
-    else:
-        _log(f"all {len(volumes)} regenerated vertebrae match the dataset's images bit for bit")
-    with get_context("spawn").Pool() as pool:
-        made = dict(pool.map(_inputs_of_vertebra, [(k, v, c, kinds) for k, (v, c) in volumes.items()], chunksize=1))
-    return {kind: np.concatenate([made[key][kind][table["slice"][table["key"] == key]]
-                                  for key in dict.fromkeys(table["key"].tolist())]) for kind in kinds}
-
-
-def _training_range(table: dict, chosen: np.ndarray) -> dict:
-    """The range of mean ρ_HA (mg HA/cm³) and BV/TV of the samples a network learnt from."""
-    return {name: [float(table[name][chosen].min()), float(table[name][chosen].max())] for name in ("vbmd", "bv_tv")}
-
-
-def step_train(scale: str, images: str = "store", budget: float | None = None, only: list[str] | None = None,
-               run_budget: float | None = None) -> None:
-    from bonelib import cnn, crossval, results
-
-    artefacts = config.artefacts(scale)
-    evaluation = config.EVALUATION[scale]
-    table = results.read_table(artefacts.snapshot / "samples.csv")
-    dataset = json.loads((artefacts.snapshot / "dataset.json").read_text())["fingerprint"]
-    runs = [r for r in _runs(scale) if not only or r.name in only]
-    # Under a time budget the most needed first: the improved folds (the shipped ensemble), its
-    # random split, the paper's network on the paper's split, then its folds.
-    runs.sort(key=lambda r: (r.model != "improved", r.model != "improved" and r.scheme == "donor-cv"))
-    kinds = sorted({cnn.MODEL_INPUTS[r.model] for r in runs})
-    deadline = Deadline(budget)
-    started = time.monotonic()
-    if images == "seed":
-        inputs = _images_from_seed(scale, table, kinds)
-    else:
-        inputs = {kind: _images_from_store(scale, table, kind) for kind in kinds}
-    _log(f"inputs ready in {time.monotonic() - started:.0f} s: {', '.join(f'{k} {v.shape}' for k, v in inputs.items())}")
-    for run in runs:
-        folder = artefacts.run(run.name)
-        if (folder / "metrics.json").exists():
-            recorded = json.loads((folder / "metrics.json").read_text())
-            wanted = crossval.identity(run, dataset, evaluation.val_donors, config.SEED)
-            if all(recorded.get(k) == v for k, v in wanted.items()):
-                _log(f"{run.name}: up to date")
-                continue
-            shutil.rmtree(folder)
-        if deadline.left() <= 0:
-            _log(f"{run.name}: not started, the time budget is spent")
-            continue
-        started = time.monotonic()
-        report = crossval.train_run(run, inputs[cnn.MODEL_INPUTS[run.model]], table, artefacts.run(run.name), dataset,
-                                    evaluation.val_donors, config.SEED,
-                                    callbacks=[deadline.callback(), Deadline(run_budget).callback()])
-        write_json(artefacts.run(run.name) / "metrics.json", {**report, "machine": _machine()})
-        if run.model == "improved":
-            # The network as it ships (float16 weights): small enough to carry back from another machine.
-            import keras
-
-            from bonelib import pretrained
-
-            training = crossval.parts(table, run, evaluation.val_donors, config.SEED) != 2
-            pretrained.save({run.name: keras.saving.load_model(artefacts.run(run.name) / "model.keras")},
-                            artefacts.run(run.name) / "network", _training_range(table, training))
-        _log(f"{run.name}: {report['epochs_run']} epochs in {time.monotonic() - started:.0f} s, "
-             f"test R² {report['r2']['value']:.3f}, RPE50 {report['rpe50']['value']:.3f}")
-
-
-def _runs(scale: str) -> list:
-    """The runs of a scale: :func:`bonelib.crossval.plan_runs`, keeping each network's ``schemes``."""
-    from bonelib import crossval
-
-    evaluation = config.EVALUATION[scale]
-    options = {m: {k: v for k, v in o.items() if k != "schemes"} for m, o in evaluation.models.items()}
-    schemes = {m: o.get("schemes", crossval.RUN_SCHEMES) for m, o in evaluation.models.items()}
-    return [r for r in crossval.plan_runs(options, evaluation.folds) if r.scheme in schemes[r.model]]
-
-
-def _finished(scale: str) -> list:
-    """The runs of the scale that finished training (a run cut by a time budget counts, with its epochs)."""
-    return [r for r in _runs(scale) if (config.artefacts(scale).run(r.name) / "metrics.json").exists()]
-
-
 def models_folder(scale: str) -> Path:
     """Where a scale's ensemble ships (:attr:`config.Artefacts.models`)."""
     return config.artefacts(scale).models
@@ -218,7 +82,7 @@ def step_ship(scale: str) -> None:
     from bonelib import pretrained
 
     artefacts = config.artefacts(scale)
-    finished = _finished(scale)
+    finished = finished_runs(scale)
     for run in finished:
         target = artefacts.snapshot / "runs" / run.name
         target.mkdir(parents=True, exist_ok=True)
@@ -246,18 +110,18 @@ def step_predict(scale: str) -> None:
     names = {"improved": "improved CNN", "paper": "paper's CNN"}
     rows: dict[str, list] = {"index": [], "model_name": [], "scheme_name": [], "fold": [], "E_pred": []}
     inputs = {}
-    for run in _finished(scale):
+    for run in finished_runs(scale):
         test = np.flatnonzero(crossval.parts(table, run, config.EVALUATION[scale].val_donors, config.SEED) == 2)
         if run.name in shipped:
             kind = cnn.MODEL_INPUTS[run.model]
             if kind not in inputs:
-                inputs[kind] = _images_from_store(scale, table, kind)
+                inputs[kind] = images_from_store(scale, table, kind)
             predicted = cnn.predict(shipped[run.name], inputs[kind][test])
         else:
             predicted = np.load(artefacts.run(run.name) / "test_predictions.npy")
         evaluation.append_predictions(rows, test, names[run.model], run.scheme, -1 if run.fold is None else run.fold,
                                       predicted)
-        _log(f"predicted {run.name} ({len(test)} samples)")
+        log(f"predicted {run.name} ({len(test)} samples)")
     results.write_table(artefacts.snapshot / "cnn_predictions.csv", {k: np.asarray(v) for k, v in rows.items()})
 
 
@@ -295,7 +159,7 @@ def step_external(scale: str) -> None:
     from bonelib.dataset import build, load
 
     if scale != "paper":
-        _log("external: only at paper scale")
+        log("external: only at paper scale")
         return
     store = build(config.artefacts(scale).root / "external.zarr", scale="ci", seed=config.SEED + 1, replace=True)
     samples = load(store)
@@ -353,7 +217,7 @@ STEP_CODE = {
 
 def _upstream(scale: str, step: str) -> list[Path]:
     snapshot = config.artefacts(scale).snapshot
-    runs = [config.artefacts(scale).run(r.name) / "metrics.json" for r in _finished(scale)]
+    runs = [config.artefacts(scale).run(r.name) / "metrics.json" for r in finished_runs(scale)]
     models = sorted(models_folder(scale).glob("*")) if models_folder(scale).exists() else []
     return {"table": [config.artefacts(scale).dataset / "zarr.json"],
             "ship": runs + [snapshot / "samples.csv"],
@@ -381,20 +245,6 @@ def _key(scale: str, step: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _machine() -> dict:
-    import platform
-    import subprocess
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else None
-    try:
-        gpu = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout.strip() or None
-    except OSError:
-        gpu = None
-    return {"host": platform.node(), "system": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "gpu": gpu,
-            "python": platform.python_version()}
-
-
 def _steps_file(scale: str) -> Path:
     return config.artefacts(scale).snapshot / "steps.json"
 
@@ -405,9 +255,9 @@ def run_step(scale: str, step: str, force: bool = False, **options) -> None:
     steps = json.loads(_steps_file(scale).read_text()) if _steps_file(scale).exists() else {}
     key = _key(scale, step) if step in STEP_CODE else None
     if key is not None and not force and steps.get(step, {}).get("key") == key:
-        _log(f"step {step} ({scale}): up to date")
+        log(f"step {step} ({scale}): up to date")
         return
-    _log(f"step {step} ({scale})")
+    log(f"step {step} ({scale})")
     started = time.time()
     if step == "train":
         step_train(scale, **options)
@@ -416,7 +266,7 @@ def run_step(scale: str, step: str, force: bool = False, **options) -> None:
     key = _key(scale, step) if step in STEP_CODE else None
     steps = json.loads(_steps_file(scale).read_text()) if _steps_file(scale).exists() else {}
     steps[step] = {"key": key, "seconds": round(time.time() - started, 1),
-                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": _machine()}
+                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
     config.artefacts(scale).snapshot.mkdir(parents=True, exist_ok=True)
     write_json(_steps_file(scale), steps)
 
