@@ -24,6 +24,11 @@ from bonelib._files import write_csv, write_json
 
 #: The models of the comparison, as named in the predictions and metrics.
 MODELS = ("power_law", "fabric_law", "cnn3d")
+#: Axis of a cube → the transposition that brings it to array axis 0 (z: none). A cube turned
+#: so that its y (or x) axis lies along axis 0 is a new training cube whose label along
+#: axis 0 is the E_y (E_x) of the same FE solve: the scanner's blur is isotropic, so the turn
+#: is exact.
+AXES = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}
 
 
 def usable(rows: Sequence[dict]) -> NDArray[np.bool_]:
@@ -40,13 +45,39 @@ def specimen_folds(specimens: Sequence[str], n_folds: int, seed: int = 0) -> lis
     return [sorted(distinct[i] for i in part) for part in np.array_split(order, n_folds)]
 
 
+def axis_views(grey: NDArray, rows: Sequence[dict], index: NDArray, axes: Sequence[str] = ("z",)):
+    """The cubes ``index``, each turned so that each of ``axes`` lies along array axis 0 in turn.
+
+    Returns
+    -------
+    cubes : numpy.ndarray
+        (len(axes) · len(index), s, s, s) grey cubes, axis by axis.
+    modulus : numpy.ndarray
+        The FE modulus (MPa) along axis 0 of each turned cube: ``E_<axis>``.
+    bv_tv, m : numpy.ndarray
+        BV/TV from density and the gradient fabric eigenvalue along axis 0 (``m_<axis>``).
+    """
+    unknown = set(axes) - set(AXES)
+    if unknown or not axes:
+        raise ValueError(f"axes must be some of {tuple(AXES)}, got {tuple(axes)}")
+
+    def column(name: str) -> NDArray:
+        return np.array([float(rows[i][name]) for i in index])
+
+    cubes = np.concatenate([np.transpose(grey[index], (0, *(1 + np.array(AXES[a])))) for a in axes])
+    return (cubes, np.concatenate([column(f"E_{a}") for a in axes]), np.tile(column("bv_tv_grey"), len(axes)),
+            np.concatenate([column(f"m_{a}") for a in axes]))
+
+
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
-                     sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True):
+                     sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
+                     axes: Sequence[str] = ("z",)):
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
 
-    The laws are fitted first; the network learns the ratio of the FE modulus to the ``base``
-    law's (a correction of the law from the image), so the 3D CNN's modulus is that law's
-    times the network's ratio.
+    The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the
+    ``base`` law's (a correction of the law from the image), so the 3D CNN's modulus is that
+    law's times the network's ratio. It learns from each training cube along each of ``axes``
+    (:func:`axis_views`: ``("z", "y", "x")`` triples its cubes at no FE cost) and predicts E_z.
 
     Returns
     -------
@@ -79,8 +110,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     for law in laws.values():
         law.fit(column("bv_tv_grey", train), column("E_z", train), column("m_z", train))
     predicted = {name: law.predict(column("bv_tv_grey", test), column("m_z", test)) for name, law in laws.items()}
-    fitted = laws[base].predict(column("bv_tv_grey", train), column("m_z", train))
-    model, _ = cnn3d.train(cnn3d.cube_inputs(grey[train], CALIBRATION), column("E_z", train) / fitted,
+    cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
+    model, _ = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
                            epochs=epochs, seed=seed, progress=progress)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
     out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
@@ -91,12 +122,12 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
-                        models: str | Path | None = None, progress: bool = True) -> Path:
+                        models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",)) -> Path:
     """Run (or resume) the evaluation into ``out``: ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``), ``predictions.csv``
     and ``metrics.json``; the laws and networks learn from the cubes of ``sources`` (real
     cubes of the other specimens, synthetic cubes), the networks as corrections of the ``base``
-    law (:func:`fold_predictions`); the fold networks go to ``models`` (default ``out/models``), with
+    law, learning along ``axes`` (:func:`fold_predictions`); the fold networks go to ``models`` (default ``out/models``), with
     their ``ensemble.json``: the ensemble that :func:`bonelib.cnn3d.load_ensemble` reads.
 
     The metrics (:func:`bonelib.metrics.report`) pool all held-out real cubes, with
@@ -115,7 +146,8 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         law_file = out / "folds" / f"fold{k}-law.json"
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
-        predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress)
+        predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress,
+                                                   axes)
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)
@@ -123,7 +155,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                       {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
-                      sources=list(sources), base=base)
+                      sources=list(sources), base=base, axes=list(axes))
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_metrics(out / "metrics.json", pooled, seed)

@@ -32,12 +32,14 @@ REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
 #: vertebrae cut into cubes, folds of real specimens held out, the 3D network's epochs and
 #: the sources its laws and network learn from (real cubes of the training specimens only:
-#: adding the synthetic cubes made every model worse on real bone, as the chapter shows), and
-#: the law whose ratio to the FE modulus the network learns.
+#: adding the synthetic cubes made every model worse on real bone, as the chapter shows), the
+#: law whose ratio to the FE modulus the network learns, and the axes of each training cube it
+#: learns along (``bonelib.cube_evaluation.axis_views``; ("z", "y", "x") triples the cubes but
+#: did not help, as the chapter says).
 CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "epochs": 2, "sources": ("real",),
-                   "base": "power_law"},
+                   "base": "power_law", "axes": ("z",)},
             "paper": {"real": None, "subset": "all", "synthetic": 105, "folds": 5, "epochs": 40, "sources": ("real",),
-                      "base": "power_law"}}
+                      "base": "power_law", "axes": ("z",)}}
 #: Image sides (px) and repeats of the speed chapter.
 SPEED_SIZES = {"ci": [91, 182, 364], "paper": [91, 182, 364, 728]}
 SPEED_REPEATS = {"ci": 1, "paper": 3}

@@ -80,6 +80,26 @@ def test_a_cubic_lattice_is_labelled_with_equal_axial_moduli_and_plates_are_flag
     assert not flagged["wraps"] and math.isnan(flagged["E_z"]) and math.isnan(flagged["C_33"])
 
 
+def test_a_cube_turned_to_another_axis_is_labelled_by_the_modulus_along_that_axis():
+    """axis_views: the turned cube's own FE modulus and fabric along axis 0 are E_<axis> and m_<axis>."""
+    index = np.arange(12) % 4
+    rods = [index < w for w in (1, 2, 3)]  # thin, medium and thick rods: E_x, E_y, E_z all differ
+    bone = ((rods[0][:, None, None] & rods[1][None, :, None]) | (rods[0][:, None, None] & rods[2][None, None, :])
+            | (rods[1][None, :, None] & rods[2][None, None, :]))
+    bone[:, :, 0] |= np.arange(12)[:, None] % 3 == 0  # and plates across one face, so that no two axes match
+    grey = np.where(bone, 2000, 0).astype(np.int16)[None]
+    rows = [cube_dataset.label_cube(bone) | cube_dataset.grey_measures(bone * 1000.0)]
+    assert len({round(rows[0][f"E_{a}"], 6) for a in "xyz"}) == 3
+    cubes, modulus, bv_tv, m = cube_evaluation.axis_views(grey, rows, np.array([0]), ("z", "y", "x"))
+    for turned, expected, fabric in zip(cubes, modulus, m):
+        label = cube_dataset.label_cube(turned > 1000)
+        assert label["E_z"] == pytest.approx(expected, rel=1e-9)
+        assert cube_dataset.grey_measures(turned * 0.5)["m_z"] == pytest.approx(fabric, rel=1e-9)
+    np.testing.assert_array_equal(bv_tv, rows[0]["bv_tv_grey"])
+    with pytest.raises(ValueError, match="axes"):
+        cube_evaluation.axis_views(grey, rows, np.array([0]), ("w",))
+
+
 @pytest.mark.skipif(not (RESULTS / "cubes.csv").exists(), reason="no committed 3D results")
 def test_a_committed_cube_label_is_recomputed_from_the_code():
     """The first real ROI's cubes: grey measures and, for one wrapping cube, the whole FE label."""
@@ -141,8 +161,8 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     seen = []
     original = cube_evaluation.fold_predictions
 
-    def spy(grey_, rows_, held_out, epochs, seed, sources, base, progress=True):
-        out, model, law = original(grey_, rows_, held_out, epochs, seed, sources, base, progress)
+    def spy(grey_, rows_, held_out, *args):
+        out, model, law = original(grey_, rows_, held_out, *args)
         seen.append((set(held_out), {p["specimen"] for p in out}))
         return out, model, law
 
