@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from bonelib import data, homogenise, scanner
 from bonelib.density import MARROW_MODULUS
@@ -210,6 +211,21 @@ def test_bad_options():
         homogenise_3d(E, nu, VOXEL, solver="pardiso")
     with pytest.raises(ValueError, match="voxel_size_mm"):
         homogenise_3d(E, nu, 0.0)
+
+
+def test_the_lower_triangle_is_that_of_the_whole_symmetric_matrix(porous):
+    """What CHOLMOD reads is assembled alone: the same entries, to round-off, as the whole matrix's."""
+    from bonelib.fe3d.hexahedron import hexahedron_stiffness
+    from bonelib.fe3d.voxel_mesh import VoxelMesh
+
+    E, nu = porous
+    mesh = VoxelMesh.of(E > MARROW_MODULUS)
+    Ke = hexahedron_stiffness(E.ravel()[mesh.elements], nu.ravel()[mesh.elements])
+    full, lower = mesh.stiffness(Ke), mesh.stiffness(Ke, triangle="lower")
+    assert abs(full - full.T).max() <= 1e-12 * abs(full).max()
+    assert abs(lower - sp.tril(full)).max() <= 1e-12 * abs(full).max() and sp.triu(lower, 1).nnz == 0
+    with pytest.raises(ValueError, match="triangle"):
+        mesh.stiffness(Ke, triangle="upper")
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])

@@ -30,7 +30,7 @@ from bonelib.fe3d.hexahedron import (
     isotropic_matrix,
     macro_displacements_3d,
 )
-from bonelib.fe3d.solvers import available, factorize_3d, rigid_body_modes
+from bonelib.fe3d.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
 from bonelib.fe3d.voxel_mesh import VoxelMesh
 
 #: What happens to the marrow: ``"drop"`` (default) or ``"keep"`` (exact, much slower).
@@ -195,7 +195,8 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     U = macro_displacements_3d()  # (24, 6)
     forces = mesh.assemble_vector(-(Ke @ U))[3:]
     name = available()[0] if solver == "auto" else solver
-    solve = factorize_3d(mesh.stiffness(Ke), rigid_body_modes(mesh.node_coordinates())[3:], name)
+    triangle = TRIANGLE.get(name, "full")  # an unknown name: factorize_3d says which are known
+    solve = factorize_3d(mesh.stiffness(Ke, triangle=triangle), rigid_body_modes(mesh.node_coordinates())[3:], name)
     fluctuation = np.zeros((mesh.n_dofs, 6))
     fluctuation[3:] = solve(forces)
 

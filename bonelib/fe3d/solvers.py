@@ -2,7 +2,8 @@
 
 - ``"cholmod"``: supernodal sparse Cholesky of SuiteSparse (scikit-sparse) with METIS
   nested-dissection ordering, one factorisation for the six load cases; exact to round-off.
-  METIS halves the time of CHOLMOD's default ordering on bone cubes.
+  METIS halves the time of CHOLMOD's default ordering on bone cubes. It reads only the lower
+  triangle of the matrix, so only that is assembled for it (:data:`TRIANGLE`).
 - ``"superlu"``: SciPy's SuperLU with COLAMD ordering; always present, slow beyond ~30³.
 - ``"amg"``: conjugate gradients preconditioned by pyamg's smoothed-aggregation multigrid,
   built with the rigid-body modes as near-null space (the elasticity setting of Vaněk,
@@ -30,6 +31,9 @@ _threads = ThreadpoolController()
 
 #: Relative residual at which the iterative solver stops (‖f − K ũ‖ / ‖f‖).
 RTOL = 1e-10
+#: The part of the stiffness matrix each backend reads
+#: (:meth:`bonelib.fe3d.voxel_mesh.VoxelMesh.stiffness`).
+TRIANGLE = {"cholmod": "lower", "amg": "full", "superlu": "full"}
 
 Solve = Callable[[NDArray], NDArray]
 
@@ -92,7 +96,8 @@ def factorize_3d(matrix: sp.csc_matrix, modes: NDArray, solver: str = "auto") ->
     Parameters
     ----------
     matrix : scipy.sparse.csc_matrix
-        Reduced stiffness of the free DOFs (:meth:`bonelib.fe3d.voxel_mesh.VoxelMesh.stiffness`).
+        Reduced stiffness of the free DOFs (:meth:`bonelib.fe3d.voxel_mesh.VoxelMesh.stiffness`):
+        the part :data:`TRIANGLE` names for the backend (the whole matrix serves every backend).
     modes : numpy.ndarray
         (n, 6) rigid-body modes at the free DOFs (:func:`rigid_body_modes`, rows of the
         free DOFs): the near-null space of the multigrid; unused by the direct solvers.
