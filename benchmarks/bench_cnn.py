@@ -69,7 +69,8 @@ def main() -> int:
             model.train_on_batch(x, y)
         per_image = (time.perf_counter() - start) / args.repeats / batch
         pool = np.resize(rho, (max(128, batch), *rho.shape[1:]))
-        recalibration = speed.seconds_per_call(lambda: cnn.recalibrate_batch_norm(model, pool, batches), args.repeats)
+        recalibration = speed.seconds_per_call(lambda: cnn.recalibrate_batch_norm(model, pool, batches),
+                                               args.repeats)
         validating = speed.cnn_seconds(model, rho, False, args.batch, args.repeats) * validation
         minutes = (per_image * images + recalibration + validating) * options["epochs"] / 60
         print(f"{name + ', batch ' + str(batch):<28} {per_image * 1000:>10.2f} {recalibration:>9.1f} {validating:>7.1f} "

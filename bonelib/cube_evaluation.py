@@ -124,11 +124,11 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
                         models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",)) -> Path:
     """Run (or resume) the evaluation into ``out``: ``folds/fold<k>.csv`` (and the fold's fabric
-    law, ``folds/fold<k>-law.json``), ``predictions.csv``
-    and ``metrics.json``; the laws and networks learn from the cubes of ``sources`` (real
-    cubes of the other specimens, synthetic cubes), the networks as corrections of the ``base``
-    law, learning along ``axes`` (:func:`fold_predictions`); the fold networks go to ``models`` (default ``out/models``), with
-    their ``ensemble.json``: the ensemble that :func:`bonelib.cnn3d.load_ensemble` reads.
+    law, ``folds/fold<k>-law.json``), ``predictions.csv`` and ``metrics.json``; the laws and
+    networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
+    cubes), the networks as corrections of the ``base`` law, along ``axes``
+    (:func:`fold_predictions`); the fold networks go to ``models`` (default ``out/models``),
+    with their ``ensemble.json``: the ensemble that :func:`bonelib.cnn3d.load_ensemble` reads.
 
     The metrics (:func:`bonelib.metrics.report`) pool all held-out real cubes, with
     bootstrap intervals that resample whole specimens.
