@@ -61,12 +61,15 @@ def axis_views(grey: NDArray, rows: Sequence[dict], index: NDArray, axes: Sequen
     if unknown or not axes:
         raise ValueError(f"axes must be some of {tuple(AXES)}, got {tuple(axes)}")
 
-    def column(name: str) -> NDArray:
-        return np.array([float(rows[i][name]) for i in index])
-
     cubes = np.concatenate([np.transpose(grey[index], (0, *(1 + np.array(AXES[a])))) for a in axes])
-    return (cubes, np.concatenate([column(f"E_{a}") for a in axes]), np.tile(column("bv_tv_grey"), len(axes)),
-            np.concatenate([column(f"m_{a}") for a in axes]))
+    return (cubes, np.concatenate([_column(rows, f"E_{a}", index) for a in axes]),
+            np.tile(_column(rows, "bv_tv_grey", index), len(axes)),
+            np.concatenate([_column(rows, f"m_{a}", index) for a in axes]))
+
+
+def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
+    """The values of ``name`` in the rows ``index``, as floats."""
+    return np.array([float(rows[i][name]) for i in index])
 
 
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
@@ -103,13 +106,11 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     if base not in ("power_law", "fabric_law"):
         raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
 
-    def column(name: str, index: NDArray) -> NDArray:
-        return np.array([float(rows[i][name]) for i in index])
-
     laws = {"power_law": CubeLaw(fabric=False), "fabric_law": CubeLaw(fabric=True)}
     for law in laws.values():
-        law.fit(column("bv_tv_grey", train), column("E_z", train), column("m_z", train))
-    predicted = {name: law.predict(column("bv_tv_grey", test), column("m_z", test)) for name, law in laws.items()}
+        law.fit(*(_column(rows, name, train) for name in ("bv_tv_grey", "E_z", "m_z")))
+    predicted = {name: law.predict(_column(rows, "bv_tv_grey", test), _column(rows, "m_z", test))
+                 for name, law in laws.items()}
     cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
     model, _ = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
                            epochs=epochs, seed=seed, progress=progress)
