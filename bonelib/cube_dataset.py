@@ -165,8 +165,9 @@ def label_cube(bone: NDArray[np.bool_]) -> dict[str, float | bool]:
     return row | describe(bone, VOXEL_SIZE_MM)
 
 
-def label_volume(volume: Volume, side: int = SIDE) -> tuple[NDArray[np.int16], list[dict]]:
-    """Scan one volume, cut it into cubes and label each.
+def label_volume(volume: Volume, side: int = SIDE, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
+    """Scan one volume, cut it into cubes (its tiles, or with ``between`` the cubes between
+    them: :func:`bonelib.cubes.place_cubes`) and label each.
 
     Returns
     -------
@@ -183,7 +184,7 @@ def label_volume(volume: Volume, side: int = SIDE) -> tuple[NDArray[np.int16], l
     micro, voxel_size_mm = volume.micro_ct()
     grey, calibration = scan(micro, voxel_size_mm, seed=volume.seed)
     bone = resample(micro, voxel_size_mm) >= 0.5
-    cubes, rows = place_cubes(bone, side), []
+    cubes, rows = place_cubes(bone, side, between), []
     for index, cube in enumerate(cubes):
         rows.append({"volume": volume.name, "source": volume.source, "specimen": volume.specimen, "cube": index,
                      "origin": "-".join(map(str, cube.origin)), "cancellous": cube.cancellous}
@@ -192,22 +193,24 @@ def label_volume(volume: Volume, side: int = SIDE) -> tuple[NDArray[np.int16], l
     return np.stack([cube.of(grey) for cube in cubes]), rows
 
 
-def write_volume(volume: Volume, folder: str | Path, side: int = SIDE) -> Path:
-    """Label one volume into ``folder/<name>.npz`` (grey cubes and the rows as JSON), atomically;
-    skip it when the file exists."""
+def write_volume(volume: Volume, folder: str | Path, side: int = SIDE, between: bool = False) -> Path:
+    """Label one volume (:func:`label_volume`) into ``folder/<name>.npz`` (grey cubes and the
+    rows as JSON), atomically; skip it when the file exists."""
     import json
 
     target = Path(folder) / f"{volume.name}.npz"
     if not target.exists():
-        grey, rows = label_volume(volume, side)
+        grey, rows = label_volume(volume, side, between)
         with atomic_path(target) as temporary:
             np.savez_compressed(temporary, grey=grey, rows=np.array(json.dumps(rows)))
     return target
 
 
 def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: int = SIDE,
-          progress: bool = True) -> Path:
-    """Build (or resume) a 3D dataset in ``out``: one file per volume, then ``cubes.csv``.
+          progress: bool = True, between: bool = False) -> Path:
+    """Build (or resume) a 3D dataset in ``out``: one file per volume in ``volumes/``, then
+    ``cubes.csv``; with ``between``, also the cubes between the tiles of each real volume in
+    ``between/`` and their ``between.csv`` (more training cubes of the real specimens).
 
     Volumes run on Dask's process scheduler (``workers`` processes, one BLAS thread each);
     those already written are skipped, so a stopped build resumes. Each cube's direct solve
@@ -227,20 +230,23 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
     if not selection:
         raise ValueError("no volumes to build")
     out = Path(out)
-    folder = out / "volumes"
-    folder.mkdir(parents=True, exist_ok=True)
+    real = [v for v in selection if v.source == "real"] if between else []
     write_json(out / "parameters.json", {"side": side, "voxel_size_mm": VOXEL_SIZE_MM,
-                                         "volumes": [v.name for v in selection]})
-    todo = [v for v in selection if not (folder / f"{v.name}.npz").exists()]
+                                         "volumes": [v.name for v in selection], "between": [v.name for v in real]})
+    todo = [(v, kind) for kind, volumes in (("volumes", selection), ("between", real)) for v in volumes
+            if not (out / kind / f"{v.name}.npz").exists()]
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
+    for kind in ("volumes", "between"):
+        (out / kind).mkdir(parents=True, exist_ok=True)
     if todo:
-        print(f"3D labels: {len(todo)} of {len(selection)} volumes to label on {workers} processes")
+        print(f"3D labels: {len(todo)} volume files of {len(selection) + len(real)} to label on {workers} processes")
         with ProgressBar(dt=5) if progress else contextlib.nullcontext():
-            dask.compute(*[dask.delayed(write_volume)(v, folder, side) for v in todo],
+            dask.compute(*[dask.delayed(write_volume)(v, out / kind, side, kind == "between") for v, kind in todo],
                          scheduler="processes" if workers > 1 else "synchronous", num_workers=workers)
-    rows = [row for v in selection for row in load_volume(folder / f"{v.name}.npz")[1]]
-    return write_csv(out / "cubes.csv", rows)
+    if real:
+        write_csv(out / "between.csv", load(out, between=True)[1])
+    return write_csv(out / "cubes.csv", load(out)[1])
 
 
 def load_volume(path: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
@@ -251,11 +257,15 @@ def load_volume(path: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
         return archive["grey"], json.loads(str(archive["rows"]))
 
 
-def load(out: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
-    """All grey cubes (cubes, side, side, side) and rows of a built dataset, in ``cubes.csv`` order."""
+def load(out: str | Path, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
+    """All grey cubes (cubes, side, side, side) and rows of a built dataset, in ``cubes.csv``
+    order; with ``between``, the cubes between the tiles of its real volumes (``between.csv``)."""
     import json
 
     out = Path(out)
-    names = json.loads((out / "parameters.json").read_text())["volumes"]
-    parts = [load_volume(out / "volumes" / f"{name}.npz") for name in names]
+    parameters = json.loads((out / "parameters.json").read_text())
+    names = parameters.get("between", []) if between else parameters["volumes"]
+    if not names:
+        raise ValueError(f"{out} holds no cubes between tiles: build it with between=True")
+    parts = [load_volume(out / ("between" if between else "volumes") / f"{name}.npz") for name in names]
     return np.concatenate([g for g, _ in parts]), [row for _, rows in parts for row in rows]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -74,8 +75,12 @@ def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
 
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
                      sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
-                     axes: Sequence[str] = ("z",)):
+                     axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None):
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
+
+    ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
+    volumes (:func:`bonelib.cube_dataset.load` with ``between=True``); those of the held-out
+    specimens are left out, and none is predicted.
 
     The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the
     ``base`` law's (a correction of the law from the image), so the 3D CNN's modulus is that
@@ -105,6 +110,11 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
     if base not in ("power_law", "fabric_law"):
         raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
+    if between is not None:
+        extra = np.flatnonzero(usable(between[1]) & np.array([r["source"] in sources and r["specimen"] not in held_out
+                                                              for r in between[1]]))
+        train = np.concatenate([train, len(rows) + np.arange(len(extra))])
+        grey, rows = np.concatenate([grey, between[0][extra]]), [*rows, *(between[1][i] for i in extra)]
 
     laws = {"power_law": CubeLaw(fabric=False), "fabric_law": CubeLaw(fabric=True)}
     for law in laws.values():
@@ -123,13 +133,16 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
-                        models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",)) -> Path:
-    """Run (or resume) the evaluation into ``out``: ``folds/fold<k>.csv`` (and the fold's fabric
+                        models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
+                        between: tuple[NDArray, Sequence[dict]] | None = None) -> Path:
+    """Run the evaluation into ``out`` (resuming its folds if they were made with the same
+    settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``), ``predictions.csv`` and ``metrics.json``; the laws and
     networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
-    cubes), the networks as corrections of the ``base`` law, along ``axes``
-    (:func:`fold_predictions`); the fold networks go to ``models`` (default ``out/models``),
-    with their ``ensemble.json``: the ensemble that :func:`bonelib.cnn3d.load_ensemble` reads.
+    cubes, and the ``between`` cubes of the training specimens), the networks as corrections
+    of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
+    ``models`` (default ``out/models``), with their ``ensemble.json``: the ensemble that
+    :func:`bonelib.cnn3d.load_ensemble` reads.
 
     The metrics (:func:`bonelib.metrics.report`) pool all held-out real cubes, with
     bootstrap intervals that resample whole specimens.
@@ -142,13 +155,21 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     models.mkdir(parents=True, exist_ok=True)
     real = [r["specimen"] for r in rows if r["source"] == "real"]
     folds = specimen_folds(real, n_folds, seed)
+    settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
+                "axes": list(axes), "between": 0 if between is None else len(between[1])}
+    if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
+        # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
+        shutil.rmtree(out / "folds")
+        for k in range(n_folds):
+            (models / f"fold{k}.npz").unlink(missing_ok=True)
+    write_json(out / "settings.json", settings)
     for k, held_out in enumerate(folds):
         target = out / "folds" / f"fold{k}.csv"
         law_file = out / "folds" / f"fold{k}-law.json"
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
         predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress,
-                                                   axes)
+                                                   axes, between)
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)
@@ -156,7 +177,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                       {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
-                      sources=list(sources), base=base, axes=list(axes))
+                      sources=list(sources), base=base, axes=list(axes), between=between is not None)
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_metrics(out / "metrics.json", pooled, seed)
@@ -174,6 +195,10 @@ def write_metrics(path: str | Path, predictions: Sequence[dict], seed: int = 0) 
     metrics["specimens"] = len(set(groups))
     write_json(path, metrics)
     return metrics
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _read_csv(path: Path) -> list[dict]:

@@ -3,7 +3,8 @@
 ``python book/reproduce_3d.py --scale paper`` labels the 115 shell-free real ROIs of the
 collection (fetched once: ``--cache``) and the realistic cohort's vertebrae into cubes
 (``artefacts/<scale>/cubes3d``, about 45 min on 2 cores), then
-trains the 3D network and fits the laws once per fold of real specimens and writes the
+trains the 3D network (on the tiles and, with ``CUBES_3D["between"]``, the cubes between them of
+the training specimens) and fits the laws once per fold of real specimens and writes the
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
 where they stopped. ``--table`` prints the held-out metrics.
@@ -39,9 +40,12 @@ def build(scale: str, workers: int, cache: str | None) -> Path:
     settings = config.CUBES_3D[scale]
     selection = cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"], seed=config.SEED,
                                      subset=settings["subset"], cache=cache)
-    table = cube_dataset.build(config.artefacts(scale).root / "cubes3d", selection, workers=workers)
+    table = cube_dataset.build(config.artefacts(scale).root / "cubes3d", selection, workers=workers,
+                               between=settings["between"])
     results(scale).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(table, results(scale) / "cubes.csv")
+    if settings["between"]:
+        shutil.copyfile(table.parent / "between.csv", results(scale) / "between.csv")
     return table
 
 
@@ -50,11 +54,13 @@ def evaluate(scale: str) -> Path:
     from bonelib import cube_dataset, cube_evaluation
 
     settings = config.CUBES_3D[scale]
-    grey, rows = cube_dataset.load(config.artefacts(scale).root / "cubes3d")
+    folder = config.artefacts(scale).root / "cubes3d"
+    grey, rows = cube_dataset.load(folder)
+    between = cube_dataset.load(folder, between=True) if settings["between"] else None
     return cube_evaluation.leave_specimens_out(results(scale), grey, rows, n_folds=settings["folds"],
                                                epochs=settings["epochs"], seed=config.SEED,
                                                sources=settings["sources"], base=settings["base"],
-                                               models=models(scale), axes=settings["axes"])
+                                               models=models(scale), axes=settings["axes"], between=between)
 
 
 def table(scale: str) -> str:

@@ -142,6 +142,23 @@ def test_specimen_folds_hold_each_specimen_out_once():
         cube_evaluation.specimen_folds(["a", "b"], 3)
 
 
+def test_the_cubes_between_the_tiles_are_mostly_new_bone():
+    from bonelib.cubes import between_origins, tile_origins
+
+    shape, side = (124, 130, 118), 50
+    tiles, between = tile_origins(shape, side), between_origins(shape, side)
+    assert len(tiles) == 8 and len(between) == 7 and not set(tiles) & set(between)
+
+    def shared(a, b):  # voxels two cubes share, as a share of one cube
+        return np.prod([max(0, side - abs(x - y)) for x, y in zip(a, b)]) / side**3
+
+    assert all(0 <= o and o + side <= n for origin in between for o, n in zip(origin, shape))
+    assert max(shared(a, b) for a in between for b in tiles) == 0.25  # a quarter at most
+    assert sorted(sum(shared(a, b) > 0 for b in tiles) for a in between) == [4] * 6 + [8]
+    assert between_origins((124, 124, 60), side) == [(37, 37, 5)]  # one tile thick: one cube between
+    assert between_origins((60, 60, 60), side) == []
+
+
 def fake_dataset(side: int = 16):
     """Grey cubes whose E_z grows with their density: 2 real specimens × 3 cubes and 4 synthetic."""
     rng = np.random.default_rng(2)
@@ -182,6 +199,33 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     assert moduli.shape == spread.shape == (2,) and np.all(moduli > 0) and np.all(spread >= 0)
     dense = np.full((1, 16, 16, 16), 2000, np.int16)  # 700 mg HA/cm³, far above the training range
     assert ensemble.check(dense, CALIBRATION)[0] and not ensemble.check(grey[:1], CALIBRATION)[0]
+
+
+def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tmp_path, monkeypatch):
+    grey, rows = fake_dataset()
+    marks = {"A": 101, "B": 202}  # each cube between tiles is one grey value, that of its specimen
+    between = (np.stack([np.full(grey.shape[1:], marks[s], np.int16) for s in "AABB"]),
+               [rows[0] | {"specimen": s, "volume": f"real-{s}-9", "cube": k} for k, s in enumerate("AABB")])
+    trained = []
+    original = cnn3d.train
+
+    def spy(inputs, modulus, **kwargs):
+        trained.append(inputs)
+        return original(inputs, modulus, **kwargs)
+
+    monkeypatch.setattr(cnn3d, "train", spy)
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, between=between, **options)
+    predictions, _ = cube_evaluation.read_predictions(tmp_path)
+    assert sorted(p["volume"] for p in predictions) == sorted(r["volume"] for r in rows[:6])  # tiles only
+    folds = cnn3d.load_ensemble(tmp_path / "models").info["folds"]
+    for (held_out,), inputs in zip(folds, trained):
+        marked = {s for s, value in marks.items()
+                  for cube in inputs if np.array_equal(cube, cnn3d.cube_inputs(between[0][:1] * 0 + value, CALIBRATION)[0])}
+        kept = "B" if held_out == "A" else "A"
+        assert marked == {kept} and len(inputs) == 3 + 2  # the other specimen's 3 tiles and its 2 cubes between
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)
+    assert len(trained) == 4 and [len(x) for x in trained[2:]] == [3, 3]  # other settings: trained again
 
 
 @pytest.mark.skipif(not (RESULTS / "metrics.json").exists(), reason="no committed 3D results")
