@@ -101,9 +101,14 @@ def test_a_cube_turned_to_another_axis_is_labelled_by_the_modulus_along_that_axi
 
 
 @pytest.mark.skipif(not (RESULTS / "cubes.csv").exists(), reason="no committed 3D results")
-def test_a_committed_cube_label_is_recomputed_from_the_code():
-    """The first real ROI's cubes: grey measures and, for one wrapping cube, the whole FE label."""
-    with open(RESULTS / "cubes.csv", newline="") as handle:
+@pytest.mark.parametrize("between", [False, True], ids=["tiles", "between"])
+def test_a_committed_cube_label_is_recomputed_from_the_code(between):
+    """The first real ROI's cubes (its tiles, or the cubes between them): grey measures and, for
+    one wrapping cube, the whole FE label."""
+    table = RESULTS / ("between.csv" if between else "cubes.csv")
+    if not table.exists():
+        pytest.skip("no committed 3D labels")
+    with open(table, newline="") as handle:
         stored = [r for r in csv.DictReader(handle)]
     volume = next(v for v in cube_dataset.volumes(real=1, synthetic=0))
     rows = [r for r in stored if r["volume"] == volume.name]
@@ -112,7 +117,7 @@ def test_a_committed_cube_label_is_recomputed_from_the_code():
     bone = resample(micro, voxel_size_mm) >= 0.5
     from bonelib.cubes import place_cubes
 
-    cubes = place_cubes(bone, cube_dataset.SIDE)
+    cubes = place_cubes(bone, cube_dataset.SIDE, between)
     assert len(cubes) == len(rows)
     for cube, row in zip(cubes, rows):
         measures = cube_dataset.grey_measures(calibration.slope * cube.of(grey) + calibration.intercept)
@@ -228,9 +233,11 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
     assert len(trained) == 4 and [len(x) for x in trained[2:]] == [3, 3]  # other settings: trained again
 
 
-@pytest.mark.skipif(not (RESULTS / "metrics.json").exists(), reason="no committed 3D results")
-def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(tmp_path):
-    predictions, metrics = cube_evaluation.read_predictions(RESULTS)
+@pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles"], ids=["committed", "tiles-alone"])
+def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(tmp_path, folder):
+    if not (folder / "metrics.json").exists():
+        pytest.skip("no committed 3D results")
+    predictions, metrics = cube_evaluation.read_predictions(folder)
     recomputed = cube_evaluation.write_metrics(tmp_path / "metrics.json", predictions)
     for model in cube_evaluation.MODELS:
         for name in ("r2", "slope", "rpe50", "rpe95"):
