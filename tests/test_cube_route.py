@@ -224,9 +224,10 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
     predictions, _ = cube_evaluation.read_predictions(tmp_path)
     assert sorted(p["volume"] for p in predictions) == sorted(r["volume"] for r in rows[:6])  # tiles only
     folds = cnn3d.load_ensemble(tmp_path / "models").info["folds"]
+    marked_inputs = {s: cnn3d.cube_inputs(np.full((1, *grey.shape[1:]), value, np.int16), CALIBRATION)[0]
+                     for s, value in marks.items()}
     for (held_out,), inputs in zip(folds, trained):
-        marked = {s for s, value in marks.items()
-                  for cube in inputs if np.array_equal(cube, cnn3d.cube_inputs(between[0][:1] * 0 + value, CALIBRATION)[0])}
+        marked = {s for s, mark in marked_inputs.items() for cube in inputs if np.array_equal(cube, mark)}
         kept = "B" if held_out == "A" else "A"
         assert marked == {kept} and len(inputs) == 3 + 2  # the other specimen's 3 tiles and its 2 cubes between
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)
