@@ -245,8 +245,8 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
             dask.compute(*[dask.delayed(write_volume)(v, out / kind, side, kind == "between") for v, kind in todo],
                          scheduler="processes" if workers > 1 else "synchronous", num_workers=workers)
     if real:
-        write_csv(out / "between.csv", load(out, between=True)[1])
-    return write_csv(out / "cubes.csv", load(out)[1])
+        write_csv(out / "between.csv", load_rows(out, between=True))
+    return write_csv(out / "cubes.csv", load_rows(out))
 
 
 def load_volume(path: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
@@ -257,15 +257,30 @@ def load_volume(path: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
         return archive["grey"], json.loads(str(archive["rows"]))
 
 
-def load(out: str | Path, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
-    """All grey cubes (cubes, side, side, side) and rows of a built dataset, in ``cubes.csv``
-    order; with ``between``, the cubes between the tiles of its real volumes (``between.csv``)."""
+def _volume_files(out: Path, between: bool) -> list[Path]:
+    """The volume files of a built dataset in ``cubes.csv`` order (``between.csv`` with ``between``)."""
     import json
 
-    out = Path(out)
     parameters = json.loads((out / "parameters.json").read_text())
     names = parameters.get("between", []) if between else parameters["volumes"]
     if not names:
         raise ValueError(f"{out} holds no cubes between tiles: build it with between=True")
-    parts = [load_volume(out / ("between" if between else "volumes") / f"{name}.npz") for name in names]
+    return [out / ("between" if between else "volumes") / f"{name}.npz" for name in names]
+
+
+def load(out: str | Path, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
+    """All grey cubes (cubes, side, side, side) and rows of a built dataset, in ``cubes.csv``
+    order; with ``between``, the cubes between the tiles of its real volumes (``between.csv``)."""
+    parts = [load_volume(path) for path in _volume_files(Path(out), between)]
     return np.concatenate([g for g, _ in parts]), [row for _, rows in parts for row in rows]
+
+
+def load_rows(out: str | Path, between: bool = False) -> list[dict]:
+    """The rows of :func:`load` alone, without decompressing a grey cube."""
+    import json
+
+    rows = []
+    for path in _volume_files(Path(out), between):
+        with np.load(path) as archive:
+            rows += json.loads(str(archive["rows"]))
+    return rows

@@ -278,3 +278,22 @@ def test_the_readme_3d_table_is_the_committed_metrics():
     import reproduce_3d
 
     assert reproduce_3d.table("paper") in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_rows_of_a_built_dataset_read_alone_match_the_full_load(tmp_path):
+    import json
+
+    grey, rows = fake_dataset()
+    names = ["v0", "v1"]
+    for kind in ("volumes", "between"):
+        (tmp_path / kind).mkdir()
+        for name, part in zip(names, (slice(0, 4), slice(4, None))):
+            np.savez_compressed(tmp_path / kind / f"{name}.npz", grey=grey[part], rows=np.array(json.dumps(rows[part])))
+    (tmp_path / "parameters.json").write_text(json.dumps({"volumes": names, "between": names[::-1]}))
+    loaded, loaded_rows = cube_dataset.load(tmp_path)
+    np.testing.assert_array_equal(loaded, grey)
+    assert cube_dataset.load_rows(tmp_path) == loaded_rows == rows
+    assert cube_dataset.load_rows(tmp_path, between=True) == rows[4:] + rows[:4]
+    (tmp_path / "parameters.json").write_text(json.dumps({"volumes": names, "between": []}))
+    with pytest.raises(ValueError, match="between"):
+        cube_dataset.load_rows(tmp_path, between=True)
