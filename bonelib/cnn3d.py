@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,6 +30,8 @@ from bonelib._checks import finite_array
 INPUT_NAME = "rho_ha_g_cm3"
 #: Where the paper-scale 3D ensemble ships.
 PACKAGED = Path(__file__).parent / "data" / "models3d"
+#: Filters of the network's three stages (:func:`cube_model`), unless told otherwise.
+WIDTHS = (8, 16, 32)
 
 
 def cube_inputs(grey: ArrayLike, calibration) -> NDArray[np.float32]:
@@ -51,14 +54,15 @@ def _circular_pad(x, width: int = 1):
     return x
 
 
-def cube_model(side: int = 50, seed: int = 0):
+def cube_model(side: int = 50, seed: int = 0, widths: Sequence[int] = WIDTHS):
     """The 3D network (Keras): (side, side, side, 1) ρ_HA in g/cm³ → log(E_z / MPa).
 
     Every 3 × 3 × 3 convolution pads periodically, as the FE cell is periodic: bone leaving one
     face re-enters at the opposite one, so the network sees the connections across the cell's
-    seams that set the periodic modulus. Three stride-2 stages (50 → 25 → 13 → 7 voxels) and
-    global average pooling; leaky ReLUs (slope 0.2), since with plain ReLUs four of five
-    paper-scale folds trained into a constant output (every unit dead).
+    seams that set the periodic modulus. Three stages (50 → 25 → 13 → 7 voxels) of a stride-2
+    and a stride-1 convolution with ``widths`` filters each, then global average pooling; leaky
+    ReLUs (slope 0.2), since with plain ReLUs four of five paper-scale folds trained into a
+    constant output (every unit dead).
     """
     import keras
     from keras import layers
@@ -66,7 +70,9 @@ def cube_model(side: int = 50, seed: int = 0):
     keras.utils.set_random_seed(seed)
     rho = keras.Input((side, side, side, 1), name=INPUT_NAME)
     x = rho
-    for filters, strides in ((8, 2), (8, 1), (16, 2), (16, 1), (32, 2), (32, 1)):
+    if len(widths) != 3 or min(widths) < 1:
+        raise ValueError(f"widths must be three positive filter counts, got {tuple(widths)}")
+    for filters, strides in ((w, s) for w in widths for s in (2, 1)):
         x = layers.Lambda(_circular_pad)(x)
         x = layers.Conv3D(filters, 3, strides=strides, activation="leaky_relu")(x)
     x = layers.GlobalAveragePooling3D()(x)
@@ -99,8 +105,8 @@ def _augment(batch: NDArray, rng: np.random.Generator) -> NDArray:
 
 
 def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int = 16, seed: int = 0,
-          learning_rate: float = 1e-3, progress: bool = True):
-    """Train :func:`cube_model` on cubes (N, s, s, s, 1) and their E_z (MPa, or a positive ratio).
+          learning_rate: float = 1e-3, progress: bool = True, widths: Sequence[int] = WIDTHS):
+    """Train :func:`cube_model` (of ``widths``) on cubes (N, s, s, s, 1) and their E_z (MPa, or a positive ratio).
 
     Adam on a cosine decay of the learning rate over the run, MAE of log E, a random
     symmetry of each cube in every batch. Returns the model and the mean loss per epoch.
@@ -113,7 +119,7 @@ def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int
         raise ValueError("need cubes (N, s, s, s, 1) and one positive modulus (MPa) each")
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
-    model = cube_model(inputs.shape[1], seed)
+    model = cube_model(inputs.shape[1], seed, widths)
     steps = int(np.ceil(len(inputs) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mean_absolute_error")
@@ -143,7 +149,7 @@ def predict_modulus(model, inputs: NDArray, chunk: int = 8) -> NDArray[np.float6
 
 def write_index(folder: str | Path, names: list[str], side: int, training_range: dict, **extra) -> Path:
     """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``, written by
-    :func:`bonelib.pretrained.save_weights`), the cube side (voxels),
+    :func:`bonelib.pretrained.save_weights`; their ``widths`` among ``extra``), the cube side (voxels),
     the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes) and ``extra``."""
     from bonelib._files import write_json
 
@@ -214,5 +220,7 @@ def load_ensemble(folder: str | Path | None = None) -> CubeEnsemble:
 
     folder = Path(folder) if folder is not None else PACKAGED
     info = read_index(folder, "python book/reproduce_3d.py --scale paper")
-    models = {name: load_weights(cube_model(info["side"]), folder / f"{name}.npz") for name in info.pop("networks")}
+    widths = info.get("widths", WIDTHS)
+    models = {name: load_weights(cube_model(info["side"], widths=widths), folder / f"{name}.npz")
+              for name in info.pop("networks")}
     return CubeEnsemble(models, info.pop("training_range"), info)

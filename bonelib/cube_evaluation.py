@@ -75,7 +75,8 @@ def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
 
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
                      sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
-                     axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None):
+                     axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None,
+                     widths: Sequence[int] | None = None):
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
 
     ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
@@ -85,7 +86,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the
     ``base`` law's (a correction of the law from the image), so the 3D CNN's modulus is that
     law's times the network's ratio. It learns from each training cube along each of ``axes``
-    (:func:`axis_views`: ``("z", "y", "x")`` triples its cubes at no FE cost) and predicts E_z.
+    (:func:`axis_views`: ``("z", "y", "x")`` triples its cubes at no FE cost) and predicts E_z;
+    ``widths``: the network's filters per stage (default :data:`bonelib.cnn3d.WIDTHS`).
 
     Returns
     -------
@@ -123,7 +125,7 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
                  for name, law in laws.items()}
     cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
     model, _ = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
-                           epochs=epochs, seed=seed, progress=progress)
+                           epochs=epochs, seed=seed, progress=progress, widths=widths or cnn3d.WIDTHS)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
     out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
             "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
@@ -134,13 +136,14 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
                         models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
-                        between: tuple[NDArray, Sequence[dict]] | None = None) -> Path:
+                        between: tuple[NDArray, Sequence[dict]] | None = None,
+                        widths: Sequence[int] | None = None) -> Path:
     """Run the evaluation into ``out`` (resuming its folds if they were made with the same
     settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``), ``predictions.csv`` and ``metrics.json``; the laws and
     networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
-    cubes, and the ``between`` cubes of the training specimens), the networks as corrections
-    of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
+    cubes, and the ``between`` cubes of the training specimens), the networks (``widths`` filters
+    per stage) as corrections of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
     ``models`` (default ``out/models``), with their ``ensemble.json``: the ensemble that
     :func:`bonelib.cnn3d.load_ensemble` reads.
 
@@ -156,7 +159,8 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     real = [r["specimen"] for r in rows if r["source"] == "real"]
     folds = specimen_folds(real, n_folds, seed)
     settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
-                "axes": list(axes), "between": 0 if between is None else len(between[1])}
+                "axes": list(axes), "between": 0 if between is None else len(between[1]),
+                "widths": list(widths or cnn3d.WIDTHS)}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
         shutil.rmtree(out / "folds")
@@ -169,7 +173,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
         predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress,
-                                                   axes, between)
+                                                   axes, between, widths)
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)
@@ -177,7 +181,8 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                       {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
-                      sources=list(sources), base=base, axes=list(axes), between=between is not None)
+                      sources=list(sources), base=base, axes=list(axes), between=between is not None,
+                      widths=settings["widths"])
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_metrics(out / "metrics.json", pooled, seed)

@@ -297,3 +297,18 @@ def test_the_rows_of_a_built_dataset_read_alone_match_the_full_load(tmp_path):
     (tmp_path / "parameters.json").write_text(json.dumps({"volumes": names, "between": []}))
     with pytest.raises(ValueError, match="between"):
         cube_dataset.load_rows(tmp_path, between=True)
+
+
+def test_the_network_widths_are_recorded_loaded_and_retrain_the_folds_when_changed(tmp_path):
+    grey, rows = fake_dataset()
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, widths=(4, 4, 8), **options)
+    ensemble = cnn3d.load_ensemble(tmp_path / "models")
+    filters = [layer.filters for layer in ensemble.models["fold0"].layers if hasattr(layer, "filters")]
+    assert ensemble.info["widths"] == [4, 4, 8] and filters == [4, 4, 4, 4, 8, 8]
+    trained_at = (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)  # the default widths: trained again
+    assert (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns != trained_at
+    assert cnn3d.load_ensemble(tmp_path / "models").info["widths"] == list(cnn3d.WIDTHS)
+    with pytest.raises(ValueError, match="widths"):
+        cnn3d.cube_model(16, widths=(8, 16))
