@@ -38,9 +38,9 @@ REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
 #: did not help, as the chapter says), and whether the cubes between the tiles of the real
 #: volumes (``bonelib.cubes.between_origins``) are labelled and learnt from too.
 CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "epochs": 2, "sources": ("real",),
-                   "base": "power_law", "axes": ("z",), "between": True},
+                   "base": "power_law", "axes": ("z",), "between": True, "widths": (16, 32, 48)},
             "paper": {"real": None, "subset": "all", "synthetic": 105, "folds": 5, "epochs": 40, "sources": ("real",),
-                      "base": "power_law", "axes": ("z",), "between": True}}
+                      "base": "power_law", "axes": ("z",), "between": True, "widths": (16, 32, 48)}}
 #: Image sides (px) and repeats of the speed chapter.
 SPEED_SIZES = {"ci": [91, 182, 364], "paper": [91, 182, 364, 728]}
 SPEED_REPEATS = {"ci": 1, "paper": 3}

@@ -60,7 +60,8 @@ def evaluate(scale: str) -> Path:
     return cube_evaluation.leave_specimens_out(results(scale), grey, rows, n_folds=settings["folds"],
                                                epochs=settings["epochs"], seed=config.SEED,
                                                sources=settings["sources"], base=settings["base"],
-                                               models=models(scale), axes=settings["axes"], between=between)
+                                               models=models(scale), axes=settings["axes"], between=between,
+                                               widths=settings["widths"])
 
 
 def table(scale: str) -> str:

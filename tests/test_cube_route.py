@@ -234,7 +234,8 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
     assert len(trained) == 4 and [len(x) for x in trained[2:]] == [3, 3]  # other settings: trained again
 
 
-@pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles"], ids=["committed", "tiles-alone"])
+@pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles", RESULTS.parent / "cubes3d-narrow"],
+                         ids=["committed", "tiles-alone", "narrower-network"])
 def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(tmp_path, folder):
     if not (folder / "metrics.json").exists():
         pytest.skip("no committed 3D results")
