@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bonelib._files import write_csv, write_json
+from bonelib.cnn3d import WIDTHS
 
 #: The models of the comparison, as named in the predictions and metrics.
 MODELS = ("power_law", "fabric_law", "cnn3d")
@@ -76,7 +77,7 @@ def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
                      sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
                      axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None,
-                     widths: Sequence[int] | None = None):
+                     widths: Sequence[int] = WIDTHS):
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
 
     ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
@@ -125,7 +126,7 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
                  for name, law in laws.items()}
     cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
     model, _ = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
-                           epochs=epochs, seed=seed, progress=progress, widths=widths or cnn3d.WIDTHS)
+                           epochs=epochs, seed=seed, progress=progress, widths=widths)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
     out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
             "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
@@ -137,7 +138,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
                         models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
                         between: tuple[NDArray, Sequence[dict]] | None = None,
-                        widths: Sequence[int] | None = None) -> Path:
+                        widths: Sequence[int] = WIDTHS) -> Path:
     """Run the evaluation into ``out`` (resuming its folds if they were made with the same
     settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``), ``predictions.csv`` and ``metrics.json``; the laws and
@@ -160,7 +161,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     folds = specimen_folds(real, n_folds, seed)
     settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
                 "axes": list(axes), "between": 0 if between is None else len(between[1]),
-                "widths": list(widths or cnn3d.WIDTHS)}
+                "widths": list(widths)}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
         shutil.rmtree(out / "folds")
