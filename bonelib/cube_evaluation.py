@@ -161,7 +161,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     folds = specimen_folds(real, n_folds, seed)
     settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
                 "axes": list(axes), "between": 0 if between is None else len(between[1]),
-                "widths": list(widths)}
+                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
         shutil.rmtree(out / "folds")
@@ -183,7 +183,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                       {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
                       sources=list(sources), base=base, axes=list(axes), between=between is not None,
-                      widths=settings["widths"])
+                      widths=settings["widths"], architecture=cnn3d.ARCHITECTURE)
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_metrics(out / "metrics.json", pooled, seed)

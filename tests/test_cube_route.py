@@ -234,8 +234,9 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
     assert len(trained) == 4 and [len(x) for x in trained[2:]] == [3, 3]  # other settings: trained again
 
 
-@pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles", RESULTS.parent / "cubes3d-narrow"],
-                         ids=["committed", "tiles-alone", "narrower-network"])
+@pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles", RESULTS.parent / "cubes3d-narrow",
+                                    RESULTS.parent / "cubes3d-nobn"],
+                         ids=["committed", "tiles-alone", "narrower-network", "no-batch-norm"])
 def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(tmp_path, folder):
     if not (folder / "metrics.json").exists():
         pytest.skip("no committed 3D results")
@@ -313,3 +314,24 @@ def test_the_network_widths_are_recorded_loaded_and_retrain_the_folds_when_chang
     assert cnn3d.load_ensemble(tmp_path / "models").info["widths"] == list(cnn3d.WIDTHS)
     with pytest.raises(ValueError, match="widths"):
         cnn3d.cube_model(16, widths=(8, 16))
+
+
+def test_networks_of_another_architecture_are_retrained_and_refused(tmp_path):
+    import json
+
+    grey, rows = fake_dataset()
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "widths": (4, 4, 8)}
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)
+    ensemble = cnn3d.load_ensemble(tmp_path / "models")
+    assert ensemble.info["architecture"] == cnn3d.ARCHITECTURE
+    assert sum("BatchNormalization" in type(layer).__name__ for layer in ensemble.models["fold0"].layers) == 6
+    index = tmp_path / "models" / "ensemble.json"
+    index.write_text(json.dumps({k: v for k, v in json.loads(index.read_text()).items() if k != "architecture"}))
+    with pytest.raises(ValueError, match="architecture 1"):  # an index of before the field: version 1
+        cnn3d.load_ensemble(tmp_path / "models")
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(json.loads(settings.read_text()) | {"architecture": 1}))
+    trained_at = (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)  # folds of version 1: trained again
+    assert (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns != trained_at
+    assert cnn3d.load_ensemble(tmp_path / "models").info["architecture"] == cnn3d.ARCHITECTURE
