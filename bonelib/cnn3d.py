@@ -157,11 +157,12 @@ def predict_modulus(model, inputs: NDArray, chunk: int = 8) -> NDArray[np.float6
 def write_index(folder: str | Path, names: list[str], side: int, training_range: dict, **extra) -> Path:
     """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``, written by
     :func:`bonelib.pretrained.save_weights`; their ``widths`` among ``extra``), the cube side (voxels),
-    the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes) and ``extra``."""
+    the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes), the
+    :data:`ARCHITECTURE` of :func:`cube_model` that built them and ``extra``."""
     from bonelib._files import write_json
 
     write_json(Path(folder) / "ensemble.json", {"networks": names, "side": side, "training_range": training_range,
-                                                **extra})
+                                                "architecture": ARCHITECTURE, **extra})
     return Path(folder) / "ensemble.json"
 
 
@@ -227,8 +228,9 @@ def load_ensemble(folder: str | Path | None = None) -> CubeEnsemble:
 
     folder = Path(folder) if folder is not None else PACKAGED
     info = read_index(folder, "python book/reproduce_3d.py --scale paper")
-    if info.get("architecture", 1) != ARCHITECTURE:
-        raise ValueError(f"{folder} holds networks of architecture {info.get('architecture', 1)}, this bonelib builds "
+    version = info.get("architecture", 1)
+    if version != ARCHITECTURE:
+        raise ValueError(f"{folder} holds networks of architecture {version}, this bonelib builds "
                          f"version {ARCHITECTURE}: train them again (python book/reproduce_3d.py)")
     widths = info.get("widths", WIDTHS)
     models = {name: load_weights(cube_model(info["side"], widths=widths), folder / f"{name}.npz")

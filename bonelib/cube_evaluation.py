@@ -183,7 +183,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     cnn3d.write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                       {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
                       sources=list(sources), base=base, axes=list(axes), between=between is not None,
-                      widths=settings["widths"], architecture=cnn3d.ARCHITECTURE)
+                      widths=settings["widths"])
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_metrics(out / "metrics.json", pooled, seed)
