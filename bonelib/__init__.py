@@ -20,7 +20,15 @@ modulus of human cancellous bone using the convolutional neural network method*,
 
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
+
+# TensorFlow turns its oneDNN kernels on by itself only on some CPUs (not on the AMD EPYC of
+# our 2-core machine); on by default here: the improved CNN trains a paper-scale fold in 20 min
+# instead of 38 (``benchmarks/bench_cnn.py``). Read when TensorFlow is first imported; a value
+# the user set (0 turns it off) is kept.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def homogenise(E, nu, voxel_size_mm: float = 0.082, **options):

@@ -109,3 +109,17 @@ def test_label_checks_its_input_once():
         label.label(np.ones((1, 8)), scanner.CALIBRATION)
     with pytest.raises(ValueError, match="Calibration"):
         label.label(grey, (0.5, -300))
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_importing_bonelib_turns_onednn_on_unless_the_user_chose(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if given is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = given
+    out = subprocess.run([sys.executable, "-c", "import os, bonelib; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == expected
