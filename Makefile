@@ -40,11 +40,12 @@ book: notebooks
 	@echo "The book ($(SCALE) scale): $(CURDIR)/_build/html/index.html"
 
 # Both books (paper scale from the committed results, ci scale from a fresh run of the
-# whole pipeline), unit tests, the ci notebooks re-run by nbval, and checks of both books.
+# whole pipeline), unit tests, the ci notebooks re-run by nbval, and checks of both books;
+# pytest runs one worker per core (each notebook, each test file, on one worker).
 test: $(INSTALLED)
 	$(MAKE) --no-print-directory book SCALE=paper
 	$(MAKE) --no-print-directory book SCALE=ci
-	$(BIN)/python -m pytest tests --nbval-lax book/generated --durations=12
+	$(BIN)/python -m pytest tests --nbval-lax book/generated --numprocesses auto --dist loadfile --durations=12
 
 clean:
 	rm -rf _build book/generated _static/plotly.min.js

@@ -1,13 +1,14 @@
-"""Execute the book's notebooks with papermill, in order, skipping those already up to date.
+"""Execute the book's notebooks with papermill, skipping those already up to date.
 
 Each ``notebooks/NN_name.md`` (jupytext MyST) becomes ``book/generated/NN_name.ipynb``
 (then ``notebooks/intro.md``, whose results table reads the chapters' outputs),
 executed with the parameter ``scale``; everything else (seed, runs, artefact names) the
 notebooks read from ``book/config.py``, which this script puts on the kernels' path. A
 notebook is executed again only when its source, the ``bonelib`` sources, the book's
-config or the parameters changed.
+config or the parameters changed. The chapters, which read only result files, run side by
+side (``--jobs``, default one per core); the introduction runs last.
 
-Usage: ``python book/execute.py [--scale ci|paper] [--force]``.
+Usage: ``python book/execute.py [--scale ci|paper] [--force] [--jobs N]``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -80,15 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=config.SCALES, default="paper",
                         help="which results the book shows (default paper: the committed ones)")
     parser.add_argument("--force", action="store_true", help="execute every notebook again")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="chapters executed at once (default: one per core)")
     args = parser.parse_args(argv)
     GENERATED.mkdir(parents=True, exist_ok=True)
     # The kernels papermill starts inherit this environment: they import the book's config.
     book = str(Path(config.__file__).parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (book, os.environ.get("PYTHONPATH")) if p)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     parameters = {"scale": args.scale}
-    # The chapters in order, then the introduction, whose results table reads what they wrote.
-    for notebook in [*sorted(SOURCES.glob("[0-9][0-9]_*.md")), SOURCES / "intro.md"]:
-        execute(notebook, parameters, args.force)
+    chapters = sorted(SOURCES.glob("[0-9][0-9]_*.md"))
+    # The chapters side by side, then the introduction.
+    with ProcessPoolExecutor(max_workers=min(args.jobs, len(chapters))) as pool:
+        for done in [pool.submit(execute, notebook, parameters, args.force) for notebook in chapters]:
+            done.result()
+    execute(SOURCES / "intro.md", parameters, args.force)
     return 0
 
 
