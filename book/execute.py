@@ -85,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="chapters executed at once (default: one per core)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     GENERATED.mkdir(parents=True, exist_ok=True)
     # The kernels papermill starts inherit this environment: they import the book's config.
     book = str(Path(config.__file__).parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (book, os.environ.get("PYTHONPATH")) if p)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     parameters = {"scale": args.scale}
     chapters = sorted(SOURCES.glob("[0-9][0-9]_*.md"))
     # The chapters side by side, then the introduction.
