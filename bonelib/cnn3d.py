@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
+from bonelib.versions import CUBE_NETWORK
 
 #: Name of the input layer: what the network reads.
 INPUT_NAME = "rho_ha_g_cm3"
@@ -32,9 +33,10 @@ INPUT_NAME = "rho_ha_g_cm3"
 PACKAGED = Path(__file__).parent / "data" / "models3d"
 #: Filters of the network's three stages (:func:`cube_model`), unless told otherwise.
 WIDTHS = (8, 16, 32)
-#: Version of :func:`cube_model`'s layers, recorded with trained networks: 2 added batch
-#: normalisation after every convolution. Networks of another version are not loaded.
-ARCHITECTURE = 2
+#: Version of :func:`cube_model`'s layers (:data:`bonelib.versions.CUBE_NETWORK`), recorded
+#: with trained networks: 2 added batch normalisation after every convolution. Networks of
+#: another version are not loaded.
+ARCHITECTURE = CUBE_NETWORK
 
 
 def cube_inputs(grey: ArrayLike, calibration) -> NDArray[np.float32]:

@@ -85,11 +85,10 @@ def parts(table: dict[str, NDArray], run: Run, val_donors: int, seed: int = 0) -
 
 def identity(run: Run, dataset: str, val_donors: int, seed: int = 0) -> dict:
     """What makes a run the run it is (``run.json``): the run, its seed, the dataset and the code."""
-    from bonelib.dataset import code_fingerprint
-    from bonelib.training import TRAINING_CODE
+    from bonelib.versions import SLICE_TRAINING
 
     return {**asdict(run), "val_donors": val_donors if run.scheme == "donor-cv" else None,
-            "training_seed": seed, "dataset": dataset, "code": code_fingerprint(TRAINING_CODE)}
+            "training_seed": seed, "dataset": dataset, "training_version": SLICE_TRAINING}
 
 
 def train_run(run: Run, images: NDArray, table: dict[str, NDArray], out: str | Path, dataset: str,
@@ -132,14 +131,10 @@ def train_run(run: Run, images: NDArray, table: dict[str, NDArray], out: str | P
 def synthetic_tasks(scale: str, seed: int, cohort: str = "paper") -> tuple[list, str]:
     """The planned vertebrae of a synthetic dataset, as :func:`bonelib.dataset.build` plans them,
     and the fingerprint the build gives the dataset."""
-    from bonelib.dataset import SCALES, code_fingerprint
-    from bonelib.dataset.schema import FORMAT_VERSION
-    from bonelib.dataset.sources import plan_tasks, synthetic_sources
+    from bonelib.dataset import plan_synthetic
     from bonelib.dataset.store import parameters_fingerprint
 
-    rng = np.random.default_rng([seed, 1])
-    tasks = plan_tasks(synthetic_sources(SCALES[scale], seed, rng, cohort), SCALES[scale], rng)
-    parameters = {"scale": scale, "seed": seed, "cohort": cohort, "format": FORMAT_VERSION, "code": code_fingerprint()}
+    tasks, parameters = plan_synthetic(scale, seed, cohort)
     return tasks, parameters_fingerprint(parameters)
 
 

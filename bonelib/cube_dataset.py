@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from bonelib._files import atomic_path, write_csv, write_json
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.synth.realistic import MICRO_CT_MM, RealisticSpec
+from bonelib.versions import CUBE_LABELS
 
 #: Side of a cube (voxels of 82 µm): 4.1 mm, the smallest side whose moduli were within
 #: ±11 % of 5 mm cubes on real bone (issue 16's planning; 3.3 mm cubes were not).
@@ -213,7 +214,8 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
     ``between/`` and their ``between.csv`` (more training cubes of the real specimens).
 
     Volumes run on Dask's process scheduler (``workers`` processes, one BLAS thread each);
-    those already written are skipped, so a stopped build resumes. Each cube's direct solve
+    those already written are skipped, so a stopped build resumes. A folder labelled by
+    another cube label version (:data:`bonelib.versions.CUBE_LABELS`) is refused. Each cube's direct solve
     takes about 1–10 s and up to 1.6 GB at 50³ (``benchmarks/bench_fe3d.py``).
 
     Returns
@@ -222,6 +224,7 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
         ``out/cubes.csv``, one row per cube (see :func:`label_volume`).
     """
     import contextlib
+    import json
     import os
 
     import dask
@@ -230,8 +233,13 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
     if not selection:
         raise ValueError("no volumes to build")
     out = Path(out)
+    if (out / "parameters.json").exists():
+        made_by = json.loads((out / "parameters.json").read_text()).get("label_version")
+        if made_by != CUBE_LABELS:
+            raise ValueError(f"{out} holds cubes labelled by cube label version {made_by}, this bonelib labels them "
+                             f"with version {CUBE_LABELS}: delete it or build into another folder")
     real = [v for v in selection if v.source == "real"] if between else []
-    write_json(out / "parameters.json", {"side": side, "voxel_size_mm": VOXEL_SIZE_MM,
+    write_json(out / "parameters.json", {"side": side, "voxel_size_mm": VOXEL_SIZE_MM, "label_version": CUBE_LABELS,
                                          "volumes": [v.name for v in selection], "between": [v.name for v in real]})
     todo = [(v, kind) for kind, volumes in (("volumes", selection), ("between", real)) for v in volumes
             if not (out / kind / f"{v.name}.npz").exists()]

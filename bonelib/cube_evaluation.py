@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from bonelib._files import write_csv, write_json
 from bonelib.cnn3d import WIDTHS
+from bonelib.versions import CUBE_LABELS
 
 #: The models of the comparison, as named in the predictions and metrics.
 MODELS = ("power_law", "fabric_law", "cnn3d")
@@ -161,7 +162,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     folds = specimen_folds(real, n_folds, seed)
     settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
                 "axes": list(axes), "between": 0 if between is None else len(between[1]),
-                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE}
+                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE, "cube_labels": CUBE_LABELS}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
         shutil.rmtree(out / "folds")

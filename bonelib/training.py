@@ -5,8 +5,8 @@
 - ``model.keras``: the best model so far (lowest validation loss), usable at any moment;
 - ``history.csv``: per-epoch training and validation loss and MAE (MPa), Figure 6;
 - ``backup/``: the state to resume an interrupted run (removed when training ends);
-- ``run.json``: what the run is (model, epochs, scheme, batch, seed, and the fingerprints of
-  the dataset and of the network code); a resumed or reused run must match it;
+- ``run.json``: what the run is (model, epochs, scheme, batch, seed, and the dataset's
+  fingerprint and the training version, :mod:`bonelib.versions`); a resumed or reused run must match it;
 - ``metrics.json``: R², slope, MAE, RPE percentiles with bootstrap intervals on the test split,
   with the training time and the run's identity;
 - ``test_predictions.npy``: the best model's predictions of the test samples (MPa), in order.
@@ -28,17 +28,14 @@ from bonelib._files import atomic_path
 from bonelib.dataset import load
 
 
-#: The sources of the networks and their training: a change to any of them makes a new run.
-TRAINING_CODE = ("cnn.py", "training.py", "folds.py", "crossval.py")
-
-
 def _identity(model_name: str, data: str | Path, epochs: int, options: dict) -> dict:
-    """What makes a run the run it is: model, epochs, scheme, batch, seed, dataset, code."""
-    from bonelib.dataset import code_fingerprint, fingerprint
+    """What makes a run the run it is: model, epochs, scheme, batch, seed, dataset, training version."""
+    from bonelib.dataset import fingerprint
+    from bonelib.versions import SLICE_TRAINING
 
     return {"model": model_name, "epochs": epochs, "scheme": options.get("scheme") or "dataset default",
             "batch_size": options.get("batch_size", 128), "training_seed": options.get("seed", 0),
-            "dataset": fingerprint(data), "code": code_fingerprint(TRAINING_CODE)}
+            "dataset": fingerprint(data), "training_version": SLICE_TRAINING}
 
 
 def _precise_batch_norm(images: NDArray, seed: int, batch_size: int = 128, max_batches: int = 20):

@@ -6,11 +6,11 @@ fragments that only call it, so pages stay small and render with no network.
 
 from __future__ import annotations
 
-from IPython.display import HTML
+from IPython.display import HTML, display
 
 
-def show(figure, name: str) -> HTML:
-    """Display a plotly figure as an HTML fragment with a stable element id.
+def show(figure, name: str) -> None:
+    """Display a plotly figure as an HTML fragment with a stable element id, wherever in a cell.
 
     Parameters
     ----------
@@ -21,11 +21,11 @@ def show(figure, name: str) -> HTML:
         executed notebooks identical from run to run.
     """
     html = figure.to_html(include_plotlyjs=False, full_html=False, div_id=name, config={"responsive": True})
-    return HTML(html)
+    display(HTML(html))
 
 
-def table(header: list[str], rows: list[list[str]], name: str, caption: str = "") -> HTML:
-    """Display a table of already formatted cells as HTML with a stable element id.
+def table_html(header: list[str], rows: list[list[str]], name: str, caption: str = "") -> str:
+    """A table of already formatted cells as HTML, with a stable element id.
 
     Parameters
     ----------
@@ -45,8 +45,13 @@ def table(header: list[str], rows: list[list[str]], name: str, caption: str = ""
 
     body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
     title = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return HTML(f'<table id="{name}" class="table">{title}<thead><tr>{cells(header, "th")}</tr></thead>'
-                f"<tbody>{body}</tbody></table>")
+    return (f'<table id="{name}" class="table">{title}<thead><tr>{cells(header, "th")}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+def table(header: list[str], rows: list[list[str]], name: str, caption: str = "") -> None:
+    """Display a table (:func:`table_html`) wherever in a cell, not only as its last expression."""
+    display(HTML(table_html(header, rows, name, caption)))
 
 
 def image_axes(figure, columns: int, ticks: bool = False) -> None:
@@ -75,7 +80,7 @@ def provenance_note(provenance: dict, current_code: dict[str, str]) -> HTML:
     provenance : dict
         The snapshot's ``provenance.json``.
     current_code : dict
-        Code fingerprints of the sources being built (same keys as ``provenance["code"]``):
+        Versions of the code being built (:mod:`bonelib.versions`, same keys as ``provenance["code"]``):
         a difference means the snapshot was made by other code, and the note says so in red.
     """
     from html import escape

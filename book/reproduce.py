@@ -17,7 +17,7 @@ that makes them, the scale's settings in ``book/config.py`` and the upstream res
               seed), which none of its networks saw: its calibration;
 ``metrics``   ``metrics.json``: every model and baseline, random split and cross-validation;
 ``speed``     ``speed.json``: the timings of the speed chapter;
-and ``provenance.json`` records the revision, fingerprints, versions, machine and the wall
+and ``provenance.json`` records the revision, code and package versions, machine and the wall
 time of each step.
 
 ``train`` (in ``train_step.py``) also runs without the dataset store (``--images seed``): the
@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import config
+from bonelib import versions
 from bonelib._files import write_json
 from pipeline import log, machine
 from train_step import finished_runs, images_from_store, step_train
@@ -203,16 +204,9 @@ def step_speed(scale: str) -> None:
                   path=config.artefacts(scale).snapshot / "speed.json")
 
 
-#: The bonelib sources each step's outputs depend on (beyond the upstream files).
-STEP_CODE = {
-    "table": ("folds.py", "results.py", "crossval.py"),
-    "ship": ("pretrained.py", "cnn.py"),
-    "predict": ("cnn.py", "pretrained.py", "crossval.py", "evaluation.py", "results.py"),
-    "coarse": ("coarse.py", "label.py", "density.py", "fe"),
-    "external": ("pretrained.py", "cnn.py", "dataset", "synth", "label.py"),
-    "metrics": ("evaluation.py", "metrics.py", "baselines.py", "folds.py", "results.py"),
-    "speed": ("speed.py", "cnn.py", "fe"),
-}
+#: The version of each step's own code, bumped by hand when what it writes changes; a step's
+#: key also holds the library versions (:mod:`bonelib.versions`) its outputs rest on.
+STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "speed": 1}
 
 
 def _upstream(scale: str, step: str) -> list[Path]:
@@ -232,13 +226,11 @@ def _key(scale: str, step: str) -> str:
     """Hash of what a step's outputs depend on: its code, the settings it reads, the upstream files."""
     import hashlib
 
-    from bonelib.dataset import code_fingerprint
-
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
                 "external": (), "metrics": (evaluation.val_donors,),
                 "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale])}[step]
-    digest = hashlib.sha256(code_fingerprint(STEP_CODE[step]).encode())
+    digest = hashlib.sha256(repr((STEP_VERSIONS[step], sorted(versions.slice_route().items()))).encode())
     digest.update(repr((config.SEED, *settings)).encode())
     for path in _upstream(scale, step):
         digest.update(path.read_bytes() if path.exists() else b"missing")
@@ -253,7 +245,7 @@ def run_step(scale: str, step: str, force: bool = False, **options) -> None:
     """Run one step unless its outputs are up to date; record its wall time and machine."""
 
     steps = json.loads(_steps_file(scale).read_text()) if _steps_file(scale).exists() else {}
-    key = _key(scale, step) if step in STEP_CODE else None
+    key = _key(scale, step) if step in STEP_VERSIONS else None
     if key is not None and not force and steps.get(step, {}).get("key") == key:
         log(f"step {step} ({scale}): up to date")
         return
@@ -263,7 +255,7 @@ def run_step(scale: str, step: str, force: bool = False, **options) -> None:
         step_train(scale, **options)
     else:
         globals()[f"step_{step}"](scale)
-    key = _key(scale, step) if step in STEP_CODE else None
+    key = _key(scale, step) if step in STEP_VERSIONS else None
     steps = json.loads(_steps_file(scale).read_text()) if _steps_file(scale).exists() else {}
     steps[step] = {"key": key, "seconds": round(time.time() - started, 1),
                    "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
@@ -272,30 +264,26 @@ def run_step(scale: str, step: str, force: bool = False, **options) -> None:
 
 
 def write_provenance(scale: str) -> None:
-    """``provenance.json``: revision, fingerprints, versions, and each step's machine and wall time."""
+    """``provenance.json``: revision, code and package versions, and each step's machine and wall time."""
     import subprocess
     from importlib import metadata
-
-    from bonelib.dataset import code_fingerprint
-    from bonelib.dataset.store import LABEL_CODE
-    from bonelib.training import TRAINING_CODE
 
     snapshot = config.artefacts(scale).snapshot
     revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib"], capture_output=True, text=True,
                                 cwd=ROOT).stdout.strip())
-    versions = {}
+    packages = {}
     for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "scikit-sparse"):
         try:
-            versions[package] = metadata.version(package)
+            packages[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
-            versions[package] = None
+            packages[package] = None
     write_json(snapshot / "provenance.json", {
         "scale": scale, "git_revision": revision, "uncommitted_bonelib_changes": dirty,
         "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "code": {"labels": code_fingerprint(LABEL_CODE), "training": code_fingerprint(TRAINING_CODE)},
+        "code": versions.slice_route(),
         "dataset": json.loads((snapshot / "dataset.json").read_text())["fingerprint"],
-        "versions": versions, "steps": json.loads(_steps_file(scale).read_text())})
+        "versions": packages, "steps": json.loads(_steps_file(scale).read_text())})
 
 
 def markdown_table(scale: str) -> str:

@@ -98,3 +98,37 @@ def test_the_3d_held_out_table_is_in_its_page(pages):
     page = pages["book/generated/09_beyond_2d.html"]
     assert re.search(r'<table id="cube-held-out"', page)
     assert "3D CNN" in page and "Zysset–Curnier fabric law" in page
+
+
+def chapter_tables(source: str) -> list[str]:
+    """The element ids of the tables a chapter's source draws with ``bonelib.viz.table``."""
+    ids = []
+    for match in re.finditer(r"(?<![\w.])table\(", source):
+        depth, end = 0, match.end() - 1
+        while True:
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        named = re.findall(r',\s*"([a-z0-9-]+)"\s*(?:,|\))', source[match.start():end + 1])
+        assert named, f"a table without an id: {source[match.start():end + 1][:80]}"
+        ids.append(named[-1])
+    return ids
+
+
+def test_chapter_tables_finds_each_table_wherever_it_is_drawn():
+    source = 'if ok:\n    table(["a"], rows, "first",\n          caption=f"x {y(1)}")\nz = 1\ntable(h, r, "second")\n'
+    assert chapter_tables(source) == ["first", "second"]
+
+
+def test_every_table_of_a_chapter_is_in_its_page(book):
+    """Every table a chapter draws is in its built page, also where it is not a cell's last expression
+    (chapter 6's baselines and coarse-FE cost, chapter 8's shipped networks on real sections)."""
+    chapters = sorted((ROOT / "notebooks").glob("*.md"))
+    expected = {chapter.stem: chapter_tables(chapter.read_text(encoding="utf-8")) for chapter in chapters}
+    assert {"acceptance", "coarse-cost"} <= set(expected["06_predictive_power"])
+    assert "real-sections-cnn" in expected["08_real_bone"]
+    for stem, ids in expected.items():
+        page = (book[1] / "book" / "generated" / f"{stem}.html").read_text(encoding="utf-8")
+        for table_id in ids:
+            assert f'<table id="{table_id}"' in page, (book[0], stem, table_id)

@@ -174,8 +174,19 @@ def test_replace_rebuilds_only_bonelib_stores(tmp_path):
     assert (foreign / "keep.txt").read_text() == "mine"
 
 
-def test_code_fingerprint_is_part_of_the_parameters(tiny):
-    assert zarr.open_group(str(tiny), mode="r").attrs["parameters"]["code"] == dataset.code_fingerprint()
+def test_the_label_version_is_part_of_the_parameters(tiny, monkeypatch):
+    import importlib
+
+    from bonelib import versions
+
+    building = importlib.import_module("bonelib.dataset.build")
+
+    assert zarr.open_group(str(tiny), mode="r").attrs["parameters"]["label_version"] == versions.SLICE_LABELS
+    before = building.plan_synthetic(TINY, 0)[1]
+    monkeypatch.setattr(building, "SLICE_LABELS", versions.SLICE_LABELS + 1)
+    bumped = building.plan_synthetic(TINY, 0)[1]
+    assert bumped["label_version"] == versions.SLICE_LABELS + 1
+    assert dataset.store.parameters_fingerprint(bumped) != dataset.store.parameters_fingerprint(before)
 
 
 def test_every_vertebra_group_holds_exactly_the_schema_fields(tiny):

@@ -11,10 +11,10 @@ store, one group per vertebra, resumable; :func:`load` reads one split of it bac
 - :mod:`bonelib.dataset.build`: the build on Dask.
 """
 
-from bonelib.dataset.build import build
+from bonelib.dataset.build import build, plan_synthetic
 from bonelib.dataset.schema import FIELDS, SCHEMES, SPLITS, Field, Samples
 from bonelib.dataset.sources import SCALES, Scale
-from bonelib.dataset.store import code_fingerprint, describe, fingerprint, load
+from bonelib.dataset.store import describe, fingerprint, load
 
-__all__ = ["FIELDS", "SCALES", "SCHEMES", "SPLITS", "Field", "Samples", "Scale", "build", "code_fingerprint",
-           "describe", "fingerprint", "load"]
+__all__ = ["FIELDS", "SCALES", "SCHEMES", "SPLITS", "Field", "Samples", "Scale", "build", "describe",
+           "fingerprint", "load", "plan_synthetic"]

@@ -11,8 +11,31 @@ import numpy as np
 
 from bonelib.dataset.schema import FORMAT_VERSION, SCHEMES
 from bonelib.dataset.sources import SCALES, Scale, Task, plan_tasks, scan_sources, synthetic_sources
-from bonelib.dataset.store import code_fingerprint, parameters_fingerprint, provenance, write_vertebra
+from bonelib.dataset.store import parameters_fingerprint, provenance, write_vertebra
 from bonelib.density import Calibration
+from bonelib.versions import SLICE_LABELS
+
+
+def _identity(parameters: dict) -> dict:
+    """A build's parameters with the store format and the label version of this code."""
+    return {**parameters, "format": FORMAT_VERSION, "label_version": SLICE_LABELS}
+
+
+def plan_synthetic(scale: str | Scale, seed: int, cohort: str = "paper") -> tuple[list[Task], dict]:
+    """The vertebrae a synthetic dataset holds and the parameters that identify it.
+
+    Both are what :func:`build` plans, so a dataset's vertebrae can be regenerated from its
+    seed and checked without the store (:func:`bonelib.crossval.regenerate`).
+
+    >>> tasks, parameters = plan_synthetic("ci", seed=0)
+    >>> len(tasks), sorted(parameters)
+    (18, ['cohort', 'format', 'label_version', 'scale', 'seed'])
+    """
+    chosen = SCALES[scale] if isinstance(scale, str) else scale
+    rng = np.random.default_rng([seed, 1])
+    tasks = plan_tasks(synthetic_sources(chosen, seed, rng, cohort), chosen, rng)
+    return tasks, _identity({"scale": scale if isinstance(scale, str) else asdict(chosen), "seed": seed,
+                             "cohort": cohort})
 
 
 def _prepare(out: Path, parameters: dict, tasks: list[Task], replace: bool):
@@ -96,19 +119,17 @@ def build(
     out = Path(out)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    chosen = SCALES[scale] if isinstance(scale, str) else scale
-    rng = np.random.default_rng([seed, 1])
     if scans is not None:
         if calibration is None:
             raise ValueError("scans need a calibration (grey value → mg HA/cm³)")
-        sources = scan_sources(scans, calibration)
-        parameters = {"scans": str(Path(scans).resolve()), "calibration": [calibration.slope, calibration.intercept],
-                      "held_out": [chosen.test_donors, chosen.val_donors], "seed": seed}
+        chosen = SCALES[scale] if isinstance(scale, str) else scale
+        rng = np.random.default_rng([seed, 1])
+        tasks = plan_tasks(scan_sources(scans, calibration), chosen, rng)
+        parameters = _identity({"scans": str(Path(scans).resolve()),
+                                "calibration": [calibration.slope, calibration.intercept],
+                                "held_out": [chosen.test_donors, chosen.val_donors], "seed": seed})
     else:
-        sources = synthetic_sources(chosen, seed, rng, cohort)
-        parameters = {"scale": scale if isinstance(scale, str) else asdict(chosen), "seed": seed, "cohort": cohort}
-    tasks = plan_tasks(sources, chosen, rng)
-    parameters.update(format=FORMAT_VERSION, code=code_fingerprint())
+        tasks, parameters = plan_synthetic(scale, seed, cohort)
     root = _prepare(out, parameters, tasks, replace)
     vertebrae = out / "vertebrae"
     for stale in vertebrae.glob(".partial-*"):

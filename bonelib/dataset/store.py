@@ -30,24 +30,12 @@ from bonelib.dataset.schema import FIELDS, FORMAT_VERSION, LABELS, SCHEMES, SPLI
 from bonelib.dataset.sources import Task
 from bonelib.density import Calibration
 
-#: Sources whose code decides the images and labels; a change to any of them makes a new dataset.
-LABEL_CODE = ("constants.py", "synth", "scanner.py", "voi.py", "density.py", "morphometry.py", "label.py",
-              "dataset", "fe")
-
-
-def code_fingerprint(names: tuple[str, ...] = LABEL_CODE) -> str:
-    """Hash of the bonelib sources ``names`` (files or folders); by default those that make the samples."""
-    digest = hashlib.sha256()
-    package = Path(__file__).parent.parent
-    for name in names:
-        path = package / name
-        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def parameters_fingerprint(parameters: dict) -> str:
-    """Hash of a build's parameters (code fingerprint included): the identity of a dataset."""
+    """Hash of a build's parameters (label version included): the identity of a dataset.
+
+    >>> parameters_fingerprint({"scale": "paper", "seed": 0, "cohort": "paper", "format": 2, "label_version": 1})
+    'bf94b20c833acd69'
+    """
     return hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:16]
 
 

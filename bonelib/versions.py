@@ -1,0 +1,37 @@
+"""The versions of the code that makes results, bumped by hand when its behaviour changes.
+
+A result records the versions of the code that made it (a dataset its label version, a
+training run its training version), never a hash of source files: an edited docstring or a
+moved function changes no result, so it invalidates none. A change of behaviour must bump
+its version; the tests that recompute recorded samples from the code
+(``tests/test_recorded_labels.py``, ``tests/test_snapshot.py``, ``tests/test_cube_route.py``)
+fail when one was forgotten.
+
+>>> from bonelib import versions
+>>> versions.recorded()["slice_labels"] == versions.SLICE_LABELS
+True
+"""
+
+from __future__ import annotations
+
+#: The 2D route's images and labels: the synthetic cohort, the scanner model, the volume of
+#: interest, Eq. 1, the periodic FE label and the slice descriptors. A dataset's identity.
+SLICE_LABELS = 1
+#: The 2D networks and their training (inputs, architectures, loss, folds, schedule).
+SLICE_TRAINING = 1
+#: The 3D route's cubes and labels: cube placement, the scanner model on real and realistic
+#: volumes, the periodic 3D FE label and the cube descriptors.
+CUBE_LABELS = 1
+#: The 3D network's architecture (:func:`bonelib.cnn3d.cube_model`); its weights record it.
+CUBE_NETWORK = 2
+
+
+def slice_route() -> dict[str, int]:
+    """The versions of the 2D route's results, as its ``provenance.json`` records them."""
+    return {"labels": SLICE_LABELS, "training": SLICE_TRAINING}
+
+
+def recorded() -> dict[str, int]:
+    """Every version by name, as results record them."""
+    return {"slice_labels": SLICE_LABELS, "slice_training": SLICE_TRAINING, "cube_labels": CUBE_LABELS,
+            "cube_network": CUBE_NETWORK}
