@@ -23,14 +23,14 @@ $(INSTALLED): pyproject.toml requirements/constraints.txt
 # network) into results/$(SCALE); each step is
 # skipped when up to date. At paper scale this takes hours; its results are committed.
 reproduce: $(INSTALLED)
-	$(BIN)/python book/reproduce.py --scale $(SCALE)
-	$(BIN)/python book/reproduce_3d.py --scale $(SCALE)
+	$(BIN)/python -m bonebook.reproduce --scale $(SCALE)
+	$(BIN)/python -m bonebook.reproduce_3d --scale $(SCALE)
 
 # Execute the notebooks with papermill (only those whose inputs changed), then render.
 # The paper-scale book reads the committed results; any other scale makes its own first.
 notebooks: $(INSTALLED)
 	@if [ "$(SCALE)" != paper ]; then $(MAKE) --no-print-directory reproduce SCALE=$(SCALE); fi
-	$(BIN)/python book/execute.py --scale $(SCALE)
+	$(BIN)/python -m bonebook.execute --scale $(SCALE)
 
 book: notebooks
 	@mkdir -p _static
@@ -47,7 +47,7 @@ book: notebooks
 test: $(INSTALLED)
 	$(MAKE) --no-print-directory --jobs 2 paper-book ci-pipeline
 	$(MAKE) --no-print-directory book SCALE=ci
-	$(BIN)/python -m pytest tests --nbval-lax book/generated --numprocesses auto --dist loadfile --durations=12
+	$(BIN)/python -m pytest tests bonelib --doctest-modules --nbval-lax book/generated --numprocesses auto --dist loadfile --durations=12
 
 paper-book: $(INSTALLED)
 	$(MAKE) --no-print-directory book SCALE=paper

@@ -8,7 +8,7 @@ costs each network: per epoch, an optimiser step for each training image (timed 
 batch after a warm-up step), the precise batch-norm pass that training runs before each
 validation (:func:`bonelib.cnn.recalibrate_batch_norm`, as many batches as
 :mod:`bonelib.training` asks for) and the prediction of the validation images; times the
-epochs of ``book/config.py``. Weights do not change the cost, so untrained networks are
+epochs of ``bonebook/config.py``. Weights do not change the cost, so untrained networks are
 timed. A fold trained end to end on the same machine is the check of this estimate.
 
 Usage: ``python benchmarks/bench_cnn.py [--batch 128] [--repeats 3]``.
@@ -20,7 +20,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
     import numpy as np
 
-    from bonelib import cnn, speed, synth
+    from bonelib import cnn, speed, synth, training
     from bonelib.label import density_map
 
     vertebra = synth.plan(n_donors=1, seed=0)[0].scan(n_slices=4)
@@ -48,14 +47,13 @@ def main() -> int:
         per_sample = speed.cnn_seconds(model, rho, symmetrise, args.batch, args.repeats)
         print(f"{name:<28} {per_sample * 1000:>10.2f} {fe / per_sample:>10.0f}×")
     print()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book"))
-    import config
+    from bonebook import config
 
     evaluation = config.EVALUATION["paper"]
     training_share = (1 - 1 / evaluation.folds) * (1 - evaluation.val_donors / (35 - 35 // evaluation.folds))
     images = round(10_896 * training_share)
     validation = round(10_896 * (1 - 1 / evaluation.folds) - images)
-    batches = recalibration_batches(images)
+    batches = training.recalibration_batches(images)
     print(f"{'training, per fold':<28} {'ms/image':>10} {'recal. s':>9} {'val. s':>7} {'min/fold':>9}   "
           f"(paper scale: {images} training and {validation} validation images per fold)")
     for name, build in (("paper", cnn.paper_model), ("improved", cnn.improved_model)):
@@ -76,16 +74,6 @@ def main() -> int:
         print(f"{name + ', batch ' + str(batch):<28} {per_image * 1000:>10.2f} {recalibration:>9.1f} {validating:>7.1f} "
               f"{minutes:>9.1f}   ({options['epochs']} epochs{', at most' if options.get('patience') else ''})")
     return 0
-
-
-def recalibration_batches(images: int) -> int:
-    """The batches of the precise batch-norm pass that training runs each epoch on ``images`` images."""
-    import inspect
-
-    from bonelib import training
-
-    defaults = inspect.signature(training._precise_batch_norm).parameters
-    return min(defaults["max_batches"].default, -(-images // defaults["batch_size"].default))
 
 
 if __name__ == "__main__":

@@ -229,11 +229,11 @@ def load_ensemble(folder: str | Path | None = None) -> CubeEnsemble:
     from bonelib.pretrained import load_weights, read_index
 
     folder = Path(folder) if folder is not None else PACKAGED
-    info = read_index(folder, "python book/reproduce_3d.py --scale paper")
+    info = read_index(folder, "python -m bonebook.reproduce_3d --scale paper")
     version = info.get("architecture", 1)
     if version != ARCHITECTURE:
         raise ValueError(f"{folder} holds networks of architecture {version}, this bonelib builds "
-                         f"version {ARCHITECTURE}: train them again (python book/reproduce_3d.py)")
+                         f"version {ARCHITECTURE}: train them again (python -m bonebook.reproduce_3d)")
     widths = info.get("widths", WIDTHS)
     models = {name: load_weights(cube_model(info["side"], widths=widths), folder / f"{name}.npz")
               for name in info.pop("networks")}

@@ -38,17 +38,28 @@ def _identity(model_name: str, data: str | Path, epochs: int, options: dict) -> 
             "dataset": fingerprint(data), "training_version": SLICE_TRAINING}
 
 
-def _precise_batch_norm(images: NDArray, seed: int, batch_size: int = 128, max_batches: int = 20):
-    """A callback that re-estimates batch-norm statistics after the last batch of each epoch.
+#: Images per batch of the precise batch-norm pass after each epoch, and its most batches.
+RECALIBRATION_BATCH_SIZE, RECALIBRATION_MAX_BATCHES = 128, 20
 
-    It uses enough batches of ``batch_size`` to cover the training set once, at most
-    ``max_batches``: more would only repeat images at extra cost on a small set.
+
+def recalibration_batches(images: int) -> int:
+    """Batches of the precise batch-norm pass on ``images`` training images: enough to cover
+    them once, at most :data:`RECALIBRATION_MAX_BATCHES` (more would only repeat images).
+
+    >>> recalibration_batches(300), recalibration_batches(8000)
+    (3, 20)
     """
+    return min(RECALIBRATION_MAX_BATCHES, -(-images // RECALIBRATION_BATCH_SIZE))
+
+
+def _precise_batch_norm(images: NDArray, seed: int):
+    """A callback that re-estimates batch-norm statistics after the last batch of each epoch
+    (:func:`recalibration_batches` batches of :data:`RECALIBRATION_BATCH_SIZE`)."""
     import keras
 
     from bonelib.cnn import recalibrate_batch_norm
 
-    batches = min(max_batches, -(-len(images) // batch_size))
+    batch_size, batches = RECALIBRATION_BATCH_SIZE, recalibration_batches(len(images))
 
     class PreciseBatchNorm(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -14,7 +14,7 @@ OUT=${OUT:-/tmp/out}
 BUDGET=${1:-480}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD:$PWD/book KERAS_BACKEND=jax PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
+export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
 nvidia-smi -L
 pack() {
     tar czf "$OUT/runs.tgz.part" --exclude='*/model.keras' --exclude='*/backup' artefacts/paper/runs results/paper/steps.json \
@@ -22,7 +22,7 @@ pack() {
 }
 ( while sleep 30; do pack; done ) &
 packer=$!
-timeout $((BUDGET + 90)) python3 book/reproduce.py --scale paper --steps train --images seed --budget "$BUDGET" 2>&1 \
+timeout $((BUDGET + 90)) python3 -m bonebook.reproduce --scale paper --steps train --images seed --budget "$BUDGET" 2>&1 \
     | tee "$OUT/train.log"
 kill $packer
 pack

@@ -101,7 +101,7 @@ def test_the_3d_held_out_table_is_in_its_page(pages):
 
 
 def chapter_tables(source: str) -> list[str]:
-    """The element ids of the tables a chapter's source draws with ``bonelib.viz.table``."""
+    """The element ids of the tables a chapter's source draws with ``bonebook.viz.table``."""
     ids = []
     for match in re.finditer(r"(?<![\w.])table\(", source):
         depth, end = 0, match.end() - 1

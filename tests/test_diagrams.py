@@ -7,7 +7,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
-from bonelib import cnn, diagrams  # noqa: E402
+from bonebook import diagrams  # noqa: E402
+from bonelib import cnn  # noqa: E402
 
 
 def boxes(figure):

@@ -1,4 +1,4 @@
-"""The shape of the package: no import cycle, no module over 400 lines, one check per input."""
+"""The shape of the package: no import cycle, the library never imports the book, one check per input."""
 
 import ast
 import importlib
@@ -72,9 +72,25 @@ def test_bonelib_has_no_import_cycle():
     assert find_cycle(graph) is None, find_cycle(graph)
 
 
-def test_no_module_over_400_lines():
-    lengths = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
-    assert {name: n for name, n in lengths.items() if n > 400} == {}
+def imported_top_levels(path: Path) -> set[str]:
+    """The top-level packages a module imports, at module level or inside its functions."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_library_never_imports_the_book_or_its_drawing():
+    """bonelib is the science; the book's settings, pipeline, figures (plotly) and notebook display
+    (IPython) live in bonebook, which imports bonelib and never the other way round."""
+    book_only = {"bonebook", "plotly", "IPython", "papermill", "jupytext"}
+    found = {module_name(p): imported_top_levels(p) & book_only for p in PACKAGE.rglob("*.py")}
+    assert {name: sorted(names) for name, names in found.items() if names} == {}
+    assert "bonelib" in imported_top_levels(PACKAGE.parent / "bonebook" / "studies.py")
+    assert imported_top_levels(PACKAGE.parent / "bonebook" / "viz.py") >= {"IPython"}
 
 
 def test_label_checks_its_input_once():

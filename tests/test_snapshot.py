@@ -103,7 +103,7 @@ def test_the_committed_snapshot_stays_small():
 
 
 def test_the_book_flags_a_snapshot_made_by_other_code():
-    from bonelib.viz import provenance_note
+    from bonebook.viz import provenance_note
 
     step = {"seconds": 60.0, "machine": {"gpu": None, "cpu": "some CPU", "cores": 2}}
     provenance = {"made": "2026-11-26T18:00:00Z", "git_revision": "0123456789abcdef", "code": {"labels": "a"},

@@ -6,8 +6,7 @@
 - :mod:`bonelib.fe3d.homogenise`: the 6 × 6 effective stiffness and the fields of a cube;
 - :mod:`bonelib.fe3d.analytic`: exact references (laminates, tensor rotation, plane strain).
 
-The 2D solver (:mod:`bonelib.fe`) is left untouched: its sources fingerprint the labels of
-the 2D dataset. :func:`bonelib.homogenise` takes either a 2D image or a 3D volume.
+:func:`bonelib.homogenise` takes either a 2D image (:mod:`bonelib.fe`) or a 3D volume.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The reproduction pipeline: every expensive step of a scale, resumable, into small result files.
 
-Usage: ``python book/reproduce.py --scale ci|paper [--steps ...]`` (``make reproduce SCALE=...``).
+Usage: ``python -m bonebook.reproduce --scale ci|paper [--steps ...]`` (``make reproduce SCALE=...``).
 
 Steps, in order (each skipped when its outputs are up to date with its inputs: the code
-that makes them, the scale's settings in ``book/config.py`` and the upstream results):
+that makes them, the scale's settings in ``bonebook/config.py`` and the upstream results):
 
 ``dataset``   the labelled dataset (``artefacts/<scale>/dataset.zarr``, not committed);
 ``table``     ``results/<scale>/samples.csv`` (every sample's labels, descriptors, splits and
@@ -17,6 +17,8 @@ that makes them, the scale's settings in ``book/config.py`` and the upstream res
               seed), which none of its networks saw: its calibration;
 ``metrics``   ``metrics.json``: every model and baseline, random split and cross-validation;
 ``speed``     ``speed.json``: the timings of the speed chapter;
+``real_bone`` ``real_bone/``: the real-bone chapter's study of real sections and the shipped
+              networks on them (:func:`studies.real_bone`);
 and ``provenance.json`` records the revision, code and package versions, machine and the wall
 time of each step.
 
@@ -37,14 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
-import config
+from bonebook import config, studies
+from bonebook.pipeline import log, machine
+from bonebook.train_step import finished_runs, images_from_store, step_train
 from bonelib import versions
 from bonelib._files import write_json
-from pipeline import log, machine
-from train_step import finished_runs, images_from_store, step_train
 
 ROOT = config.ROOT
-STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "speed")
+STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "speed", "real_bone")
 
 
 def step_dataset(scale: str) -> None:
@@ -204,9 +206,14 @@ def step_speed(scale: str) -> None:
                   path=config.artefacts(scale).snapshot / "speed.json")
 
 
+def step_real_bone(scale: str) -> None:
+    studies.real_bone(scale, force=True)
+
+
 #: The version of each step's own code, bumped by hand when what it writes changes; a step's
 #: key also holds the library versions (:mod:`bonelib.versions`) its outputs rest on.
-STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "speed": 1}
+STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "speed": 1,
+                 "real_bone": studies.STUDY_VERSIONS["real_bone"]}
 
 
 def _upstream(scale: str, step: str) -> list[Path]:
@@ -219,7 +226,8 @@ def _upstream(scale: str, step: str) -> list[Path]:
             "coarse": [snapshot / "samples.csv"],
             "external": models,
             "metrics": [snapshot / name for name in ("samples.csv", "cnn_predictions.csv", "coarse.csv", "external.csv")],
-            "speed": []}[step]
+            "speed": [],
+            "real_bone": models}[step]
 
 
 def _key(scale: str, step: str) -> str:
@@ -229,7 +237,8 @@ def _key(scale: str, step: str) -> str:
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
                 "external": (), "metrics": (evaluation.val_donors,),
-                "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale])}[step]
+                "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale]),
+                "real_bone": (sorted(config.REAL_BONE[scale].items()),)}[step]
     digest = hashlib.sha256(repr((STEP_VERSIONS[step], sorted(versions.slice_route().items()))).encode())
     digest.update(repr((config.SEED, *settings)).encode())
     for path in _upstream(scale, step):

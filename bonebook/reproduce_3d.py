@@ -1,13 +1,15 @@
 """The 3D route's expensive steps: the cube dataset, then the leave-specimens-out evaluation.
 
-``python book/reproduce_3d.py --scale paper`` labels the 115 shell-free real ROIs of the
+``python -m bonebook.reproduce_3d --scale paper`` labels the 115 shell-free real ROIs of the
 collection (fetched once: ``--cache``) and the realistic cohort's vertebrae into cubes
 (``artefacts/<scale>/cubes3d``, about 45 min on 2 cores), then
 trains the 3D network (on the tiles and, with ``CUBES_3D["between"]``, the cubes between them of
 the training specimens) and fits the laws once per fold of real specimens and writes the
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
-where they stopped. ``--table`` prints the held-out metrics.
+where they stopped. The ``study`` step then computes what the chapter shows beside them
+(:func:`studies.cube_fe`: the solver's verification, real-cube moduli, marrow, stress, the
+laws' transfer, the cost), skipped when up to date. ``--table`` prints the held-out metrics.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import config  # noqa: E402
+from bonebook import config, studies
 
 
 def results(scale: str) -> Path:
@@ -81,8 +82,8 @@ def table(scale: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=config.SCALES, default="ci", help="size of the run (default ci)")
-    parser.add_argument("--steps", nargs="+", choices=("build", "evaluate"), default=["build", "evaluate"],
-                        help="steps to run (default both; each resumes)")
+    parser.add_argument("--steps", nargs="+", choices=("build", "evaluate", "study"),
+                        default=["build", "evaluate", "study"], help="steps to run (default all; each resumes)")
     parser.add_argument("--workers", type=int, default=2, help="processes labelling volumes (default 2)")
     parser.add_argument("--cache", help="folder of the collection's ROIs that do not ship (fetched there once; "
                                             "default: the user cache)")
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if "evaluate" in args.steps:
         evaluate(args.scale)
         print(table(args.scale))
+    if "study" in args.steps:
+        studies.cube_fe(args.scale)
     return 0
 
 

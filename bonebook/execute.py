@@ -3,12 +3,12 @@
 Each ``notebooks/NN_name.md`` (jupytext MyST) becomes ``book/generated/NN_name.ipynb``
 (then ``notebooks/intro.md``, whose results table reads the chapters' outputs),
 executed with the parameter ``scale``; everything else (seed, runs, artefact names) the
-notebooks read from ``book/config.py``, which this script puts on the kernels' path. A
-notebook is executed again only when its source, the ``bonelib`` sources, the book's
-config or the parameters changed. The chapters, which read only result files, run side by
+notebooks read from :mod:`bonebook.config`. A notebook is executed again only when its
+source, the ``bonelib`` or ``bonebook`` sources, the parameters or the scale's result files
+changed. The chapters, which read only result files, run side by
 side (``--jobs``, default one per core); the introduction runs last.
 
-Usage: ``python book/execute.py [--scale ci|paper] [--force] [--jobs N]``.
+Usage: ``python -m bonebook.execute [--scale ci|paper] [--force] [--jobs N]``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import jupytext
 import nbformat
 import papermill
 
-import config
+from bonebook import config
 
 ROOT = config.ROOT
 SOURCES = ROOT / "notebooks"
@@ -33,11 +33,11 @@ GENERATED = config.GENERATED
 
 
 def fingerprint(notebook: Path, parameters: dict) -> str:
-    """Hash of what a notebook's outputs depend on: its text, bonelib, the book's config, the
+    """Hash of what a notebook's outputs depend on: its text, bonelib, the book's own modules, the
     parameters and the scale's result files."""
     digest = hashlib.sha256(notebook.read_bytes())
     results = config.artefacts(parameters["scale"]).snapshot
-    for source in [*sorted((ROOT / "bonelib").rglob("*.py")), Path(config.__file__),
+    for source in [*sorted((ROOT / "bonelib").rglob("*.py")), *sorted((ROOT / "bonebook").rglob("*.py")),
                    *sorted(p for p in results.rglob("*") if p.is_file())]:
         digest.update(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
@@ -88,9 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     GENERATED.mkdir(parents=True, exist_ok=True)
-    # The kernels papermill starts inherit this environment: they import the book's config.
-    book = str(Path(config.__file__).parent)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (book, os.environ.get("PYTHONPATH")) if p)
     parameters = {"scale": args.scale}
     chapters = sorted(SOURCES.glob("[0-9][0-9]_*.md"))
     # The chapters side by side, then the introduction.

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-import config
+from bonebook import config
+from bonebook.pipeline import Deadline, log, machine
 from bonelib._files import write_json
-from pipeline import Deadline, log, machine
 
 
 def images_from_store(scale: str, table: dict, kind: str) -> np.ndarray:

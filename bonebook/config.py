@@ -1,8 +1,8 @@
 """The book's settings, in one place: seed, sizes per scale, the evaluation, artefact names.
 
-Read by ``book/execute.py`` and by every notebook (``import config``; the book's folder is
-on the kernels' ``PYTHONPATH``, set by ``execute.py`` and by the root ``conftest.py``).
-Importing it also quiets TensorFlow's start-up messages in the notebooks.
+Read by the pipeline, by :mod:`bonebook.execute` and by every notebook
+(``from bonebook import config``). Importing it also quiets TensorFlow's start-up messages in
+the notebooks.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ SCALES = ("ci", "paper")
 SEED = 0
 #: Slices of the example vertebra of the first chapter.
 EXAMPLE_SLICES = {"ci": 24, "paper": 104}
-#: The real-bone chapter: how many of the 30 shipped ROIs it uses (spread over the
-#: specimens), sections per orientation and volume, and cubes of each synthetic cohort.
-#: It runs live in both books and is not part of the paper's reproduction, so both keep it
-#: to a couple of minutes; the acceptance over all 30 ROIs is `bonelib realism`.
+#: The studies of real bone (``bonebook/studies.py``, run by the pipeline, read by the chapters on
+#: real bone and on 3D): how many of the shipped ROIs they use (spread over the specimens),
+#: sections per orientation and volume, and volumes of each synthetic cohort. At paper scale
+#: all 30 shipped ROIs (about 15 min on 2 cores); the ci scale keeps it to a minute or two.
 REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
-             "paper": {"rois": 5, "sections": 2, "synthetic": 2}}
-#: The 3D route (``book/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
+             "paper": {"rois": 30, "sections": 2, "synthetic": 30}}
+#: The 3D route (``bonebook/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
 #: vertebrae cut into cubes, folds of real specimens held out, the 3D network's epochs and
 #: the sources its laws and network learn from (real cubes of the training specimens only:

@@ -1,0 +1,342 @@
+"""The studies of real bone that two chapters show, computed once into small result files.
+
+The chapters only read these files and draw:
+
+``real_bone``  chapter "Real vertebral bone": the paper's 2D route on sections of the shipped
+               real ROIs, against the synthetic cohorts, and the shipped 2D networks on
+               them (``results/<scale>/real_bone/``);
+``cube_fe``    chapter "Beyond 2D": load paths in real sections and cubes, the 3D solver's
+               verification, periodic and platen moduli of real cubes, marrow, a stress
+               field, the laws fitted on synthetic cubes tried on real ones, and the cost of
+               a 3D label and of a 3D prediction (``results/<scale>/cubes3d/fe/``; it reads
+               the 3D dataset's table and ensemble, so it runs after them).
+
+Each writes a ``study.json`` last, with what made it (settings, versions, seconds, machine),
+so a folder with one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bonebook import config
+from bonebook.pipeline import log, machine
+from bonelib._files import atomic_path, write_json
+
+#: Versions of the two studies, bumped by hand when what they write changes.
+STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1}
+#: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
+CUBE_SIDE = 40
+
+
+def real_bone_folder(scale: str) -> Path:
+    """``results/<scale>/real_bone``."""
+    return config.artefacts(scale).snapshot / "real_bone"
+
+
+def cube_fe_folder(scale: str) -> Path:
+    """``results/<scale>/cubes3d/fe``."""
+    return config.artefacts(scale).snapshot / "cubes3d" / "fe"
+
+
+def _identity(study: str, scale: str, settings: dict) -> dict:
+    from bonelib import versions
+
+    return {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
+            "settings": settings, "code": versions.recorded()}
+
+
+def up_to_date(folder: Path, identity: dict) -> bool:
+    """Whether ``folder`` holds a complete study made with ``identity``."""
+    record = folder / "study.json"
+    return record.exists() and json.loads(record.read_text())["identity"] == identity
+
+
+def _finish(folder: Path, identity: dict, began: float, **summary) -> None:
+    write_json(folder / "study.json", {"identity": identity, "seconds": round(time.time() - began, 1),
+                                       "machine": machine(), **summary})
+
+
+def _write_frame(path: Path, records: list[dict]) -> None:
+    import pandas as pd
+
+    with atomic_path(path) as temporary:
+        pd.DataFrame(records).to_csv(temporary, index=False)
+
+
+def _write_arrays(path: Path, **arrays) -> None:
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def chosen_rois(count: int) -> list:
+    """``count`` of the shipped real ROIs, evenly spread over the collection's order (by specimen)."""
+    from bonelib import data
+
+    shipped = list(data.fda_l1_rois())
+    return [shipped[k] for k in np.linspace(0, len(shipped) - 1, count).round().astype(int)]
+
+
+def real_bone(scale: str, force: bool = False) -> Path:
+    """The chapter on real bone: realism, morphometry, the 2D route on real sections, the shipped networks."""
+    from bonelib import morphometry3d, pretrained, realism, scanner, synth
+    from bonelib.constants import VOXEL_SIZE_MM
+    from bonelib.label import density_map, label, label_density
+    from bonelib.morphometry import section_measures
+    from bonelib.sections import cut, fe_bone, section_rows
+
+    settings = config.REAL_BONE[scale]
+    folder = real_bone_folder(scale)
+    identity = _identity("real_bone", scale, settings)
+    if not force and up_to_date(folder, identity):
+        log(f"real_bone ({scale}): up to date")
+        return folder
+    began = time.time()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.json").unlink(missing_ok=True)
+    rois = chosen_rois(settings["rois"])
+    scans = {roi.roi: scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi) for roi in rois}
+    side = next(iter(scans.values()))[0].shape[0]
+    specs = synth.plan(n_donors=35, seed=config.SEED)[:: 105 // settings["synthetic"]][: settings["synthetic"]]
+    synthetic = {}
+    for spec in specs:
+        vertebra = spec.scan(n_slices=side)
+        start = (vertebra.volume.shape[1] - side) // 2
+        synthetic[f"{spec.donor}-{spec.level}"] = (vertebra.volume[:, start:start + side, start:start + side],
+                                                   vertebra.calibration)
+    realistic = list(realism.realistic_volumes(settings["synthetic"], seed=config.SEED))
+    log(f"real_bone ({scale}): {len(rois)} real ROIs, {len(synthetic)} paper-shaped and {len(realistic)} "
+        "realistic volumes scanned")
+
+    # Real and synthetic sections side by side (mg HA/cm³, rounded to 1 for display).
+    roi = rois[0]
+    grey, calibration = scans[roi.roi]
+    key, (paper_grey, paper_calibration) = next(iter(synthetic.items()))
+    realistic_grey, realistic_calibration = scanner.scan(realistic[0][0], realistic[0][1], seed=realistic[0][2])
+    middle = side // 2
+    panels = {f"real, transverse ({roi.specimen})": (grey[middle], calibration),
+              f"real, longitudinal ({roi.specimen})": (grey[:, middle], calibration),
+              "realistic synthetic, transverse": (realistic_grey[middle], realistic_calibration),
+              f"paper-shaped synthetic ({key})": (paper_grey[middle], paper_calibration)}
+    _write_arrays(folder / "panels.npz", titles=np.array(list(panels)),
+                  images=np.stack([np.round(c.slope * image + c.intercept).astype(np.int16)
+                                   for image, c in panels.values()]))
+
+    # Morphometry of real and realistic bone, and the acceptance comparison.
+    real = realism.measure_all(((r.bone, r.voxel_size_mm, r.roi) for r in rois), settings["sections"])
+    measured = realism.measure_all(realistic, settings["sections"])
+    write_json(folder / "realism.json", {"real_volumes": len(rois), "realistic_volumes": len(realistic),
+                                         "rows": realism.compare(real, measured)})
+    log(f"real_bone ({scale}): morphometry")
+    phases = [{"source": "real", **morphometry3d.describe(fe_bone(*scans[r.roi]), VOXEL_SIZE_MM)} for r in rois]
+    phases += [{"source": "paper-shaped", **morphometry3d.describe(fe_bone(*cube), VOXEL_SIZE_MM)}
+               for cube in synthetic.values()]
+    _write_frame(folder / "morphometry_fe_phase.csv", phases)
+
+    # The paper's 2D route on sections.
+    records = []
+    for r in rois:
+        records += section_rows(*scans[r.roi], VOXEL_SIZE_MM, settings["sections"], source="real, 82 µm",
+                                specimen=r.specimen)
+        native, native_calibration = scanner.scan(r.bone, r.voxel_size_mm, seed=r.roi, to_mm=r.voxel_size_mm)
+        records += section_rows(native, native_calibration, r.voxel_size_mm, settings["sections"],
+                                source="real, 51 µm", specimen=r.specimen)
+    records += [{**row, "source": "realistic, 82 µm"} for row in measured["2d"]]
+    for name, (grey, calibration) in synthetic.items():
+        records += [row for row in section_rows(grey, calibration, VOXEL_SIZE_MM, settings["sections"],
+                                                source="paper-shaped, 82 µm", specimen=name)
+                    if row["orientation"] == "transverse"]
+    _write_frame(folder / "sections.csv", records)
+    log(f"real_bone ({scale}): {len(records)} sections labelled")
+
+    # Real transverse sections cropped to centred squares.
+    rows = []
+    for width in (side // 2, 3 * side // 4, side):
+        start = (side - width) // 2
+        for r in rois:
+            grey, calibration = scans[r.roi]
+            for index, section in cut(grey, "transverse", settings["sections"]):
+                rho_ha = density_map(section[start:start + width, start:start + width], calibration)
+                measures = section_measures(rho_ha, VOXEL_SIZE_MM)
+                rows.append({"width_px": width, "specimen": r.specimen, "roi": r.roi, "index": index,
+                             "E_eff": label_density(rho_ha).E_eff,
+                             "percolates": bool(measures["percolates_x"] or measures["percolates_y"])})
+    _write_frame(folder / "section_size.csv", rows)
+
+    # The shipped networks on real transverse sections.
+    shipped = pretrained.load_pretrained(config.artefacts(scale).models)
+    rows, resized = [], {}
+    for r in rois:
+        grey, calibration = scans[r.roi]
+        for index, section in cut(grey, "transverse", settings["sections"]):
+            ensemble = resized.setdefault(section.shape, shipped.resized(section.shape))
+            mean, spread = ensemble.predict(section[None], calibration)
+            reasons = ensemble.check(section[None], calibration)[0]
+            rows.append({"specimen": r.specimen, "roi": r.roi, "index": index, "E_fe": label(section, calibration).E_eff,
+                         "E_pred": float(mean[0]), "spread": float(spread[0]), "warnings": "; ".join(reasons)})
+    _write_frame(folder / "shipped_networks.csv", rows)
+    _finish(folder, identity, began, side_px=side, specimens=len({r.specimen for r in rois}),
+            rois=[r.roi for r in rois])
+    log(f"real_bone ({scale}): done in {time.time() - began:.0f} s")
+    return folder
+
+
+def _verification(rng: np.random.Generator) -> list[dict]:
+    """The 3D solver against exact answers (each is also a test in ``tests/test_fe3d.py``)."""
+    from bonelib.constants import VOXEL_SIZE_MM
+    from bonelib.fe3d import homogenise_3d, tissue_maps
+    from bonelib.fe3d.analytic import laminate_3d, plane_strain_homogenise, rotate_stiffness
+    from bonelib.fe3d.hexahedron import isotropic_matrix
+
+    def relative(C, reference):
+        return float(np.abs(C - reference).max() / np.abs(reference).max())
+
+    checks = []
+    C = homogenise_3d(np.full((3, 4, 5), 1000.0), np.full((3, 4, 5), 0.25), VOXEL_SIZE_MM).C
+    checks.append(("homogeneous cube", "isotropic C", relative(C, isotropic_matrix(1000.0, 0.25))))
+    layers, ratios = np.array([300.0, 1000.0, 1000.0, 700.0]), np.array([0.2, 0.3, 0.3, 0.25])
+    for axis, name in ((0, "z"), (1, "y"), (2, "x")):
+        shape, index = [3, 3, 3], [None, None, None]
+        shape[axis], index[axis] = len(layers), slice(None)
+        E = np.broadcast_to(layers[tuple(index)], shape).copy()
+        nu = np.broadcast_to(ratios[tuple(index)], shape).copy()
+        C = homogenise_3d(E, nu, VOXEL_SIZE_MM).C
+        checks.append((f"laminate across {name}", "exact laminate",
+                       relative(C, laminate_3d(layers, ratios, np.ones(4), 2 - axis))))
+    porous = tissue_maps(rng.random((8, 8, 8)) < 0.6)
+    C = homogenise_3d(*porous, VOXEL_SIZE_MM).C
+    shifted = homogenise_3d(*(np.roll(a, (2, 3, 5), (0, 1, 2)) for a in porous), VOXEL_SIZE_MM).C
+    checks.append(("random porous cube, shifted", "C unshifted", relative(shifted, C)))
+    turned = homogenise_3d(*(np.rot90(a, 1, axes=(1, 2)) for a in porous), VOXEL_SIZE_MM).C
+    R = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # the turn of np.rot90 in (x, y)
+    checks.append(("the same, turned 90° about z", "C turned as a 4th-order tensor",
+                   relative(turned, rotate_stiffness(C, R))))
+    image = np.where(rng.random((9, 11)) < 0.6, 10_000.0, 800.0)
+    C3 = homogenise_3d(np.repeat(image[None], 3, 0), np.full((3, 9, 11), 0.3), VOXEL_SIZE_MM).C
+    checks.append(("2D image extruded along z", "2D plane-strain C (in-plane entries)",
+                   relative(C3[np.ix_([0, 1, 5], [0, 1, 5])], plane_strain_homogenise(image, np.full((9, 11), 0.3)).C)))
+    return [{"cell": cell, "reference": reference, "relative_difference": value} for cell, reference, value in checks]
+
+
+def _law_transfer(cubes_csv: Path) -> dict:
+    """Real and synthetic cubes of equal BV/TV, and the laws fitted on synthetic cubes tried on real ones."""
+    import pandas as pd
+
+    from bonelib import cube_evaluation
+    from bonelib.cube_baselines import CubeLaw
+    from bonelib.metrics import r_squared, relative_prediction_error
+
+    table = pd.read_csv(cubes_csv)
+    usable = np.asarray(cube_evaluation.usable([{**row, "E_z": 0.0 if np.isnan(row["E_z"]) else row["E_z"]}
+                                                for row in table.to_dict("records")]))
+    real, synthetic = table[usable & (table.source == "real")], table[usable & (table.source == "synthetic")]
+    bands = []
+    for low, high in ((0.08, 0.12), (0.12, 0.16), (0.16, 0.20)):
+        in_real = real[(low <= real.bv_tv) & (real.bv_tv < high)]
+        in_synthetic = synthetic[(low <= synthetic.bv_tv) & (synthetic.bv_tv < high)]
+        if len(in_real) and len(in_synthetic):
+            bands.append({"low": low, "high": high, "real_E_z": float(in_real.E_z.median()), "real_cubes": len(in_real),
+                          "synthetic_E_z": float(in_synthetic.E_z.median()), "synthetic_cubes": len(in_synthetic)})
+    laws = []
+    for fabric in (False, True):
+        law = CubeLaw(fabric=fabric).fit(synthetic.bv_tv_grey.to_numpy(), synthetic.E_z.to_numpy(), synthetic.m_z.to_numpy())
+        predicted = law.predict(real.bv_tv_grey.to_numpy(), real.m_z.to_numpy())
+        laws.append({"law": "fabric" if fabric else "BV/TV power", "r2": float(r_squared(predicted, real.E_z.to_numpy())),
+                     "rpe50": float(np.median(relative_prediction_error(predicted, real.E_z.to_numpy())))})
+    counts = {source: {"cubes": int((table.source == source).sum()), "labelled": int((usable & (table.source == source)).sum()),
+                       "specimens": int(table.specimen[table.source == source].nunique())}
+              for source in ("real", "synthetic")}
+    return {"bands": bands, "laws": laws, "counts": counts}
+
+
+def cube_fe(scale: str, force: bool = False) -> Path:
+    """The chapter "Beyond 2D": load paths, verification, real-cube moduli, marrow, stress, laws, cost."""
+    from bonelib import cnn3d, cube_dataset, cubes, scanner
+    from bonelib.connectivity import percolation
+    from bonelib.constants import VOXEL_SIZE_MM
+    from bonelib.fe3d import homogenise_3d, tissue_maps
+
+    settings = {"rois": config.REAL_BONE[scale]["rois"], "side": CUBE_SIDE}
+    folder = cube_fe_folder(scale)
+    identity = _identity("cube_fe", scale, settings)
+    if not force and up_to_date(folder, identity):
+        log(f"cube_fe ({scale}): up to date")
+        return folder
+    began = time.time()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.json").unlink(missing_ok=True)
+    rois = chosen_rois(settings["rois"])
+    # The real bone on the HR-pQCT grid: the micro-CT segmentation averaged over 82 µm voxels
+    # (the scanner model's partial volume), bone where the fraction is at least one half.
+    bone = {roi.roi: scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5 for roi in rois}
+    side = CUBE_SIDE
+
+    rows = [{"specimen": roi.specimen, "roi": roi.roi, **row} for roi in rois
+            for row in cubes.percolation_rows(bone[roi.roi], side)]
+    _write_frame(folder / "percolation.csv", [{**{k: v for k, v in row.items() if k != "origin"},
+                                               **dict(zip(("origin_z", "origin_y", "origin_x"), row["origin"]))}
+                                              for row in rows])
+    _write_frame(folder / "verification.csv", _verification(np.random.default_rng(config.SEED)))
+    log(f"cube_fe ({scale}): percolation and verification")
+
+    chosen = {}
+    for roi in rois:
+        centre = (np.array(bone[roi.roi].shape) - side) / 2
+        row = min((r for r in rows if r["roi"] == roi.roi and r["cube_wraps"]),
+                  key=lambda r: np.abs(np.array(r["origin"]) - centre).sum())
+        chosen[roi.roi] = bone[roi.roi][tuple(slice(o, o + side) for o in row["origin"])]
+    moduli = []
+    for roi in rois:
+        start = time.perf_counter()
+        values = cubes.cube_moduli(chosen[roi.roi], VOXEL_SIZE_MM)
+        moduli.append({"specimen": roi.specimen, "roi": roi.roi, **values, "seconds": time.perf_counter() - start})
+    _write_frame(folder / "real_cubes.csv", moduli)
+    log(f"cube_fe ({scale}): {len(moduli)} real cubes")
+
+    small = next(c for c in (cube[a:a + 24, b:b + 24, d:d + 24] for cube in chosen.values()
+                             for a in (0, 16) for b in (0, 16) for d in (0, 16)) if percolation(c).all())
+    marrow = {}
+    for option in ("drop", "keep"):
+        start = time.perf_counter()
+        E = homogenise_3d(*tissue_maps(small), VOXEL_SIZE_MM, marrow=option).E
+        marrow[option] = {"E_xyz": [float(e) for e in E], "seconds": time.perf_counter() - start}
+
+    cube = chosen[rois[0].roi]
+    fields = homogenise_3d(*tissue_maps(cube), VOXEL_SIZE_MM, fields=True).fields["zz"]
+    stress = np.where(cube, fields.von_mises, np.nan).astype(np.float32)
+    _write_arrays(folder / "stress.npz", transverse=stress[side // 2], longitudinal=stress[:, side // 2],
+                  p99=np.float32(np.nanpercentile(stress, 99)))
+
+    laws = _law_transfer(config.artefacts(scale).snapshot / "cubes3d" / "cubes.csv")
+
+    ensemble = cnn3d.load_ensemble(cnn3d.PACKAGED if scale == "paper" else
+                                   config.artefacts(scale).snapshot / "cubes3d" / "models")
+    roi = rois[0]
+    grey_volume, calibration = scanner.scan(roi.bone, roi.voxel_size_mm, seed=config.SEED)
+    bone_volume = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5
+    origins = cubes.tile_origins(grey_volume.shape, ensemble.side)
+    grey_cubes = np.stack([grey_volume[tuple(slice(o, o + ensemble.side) for o in origin)] for origin in origins])
+    start = time.perf_counter()
+    ensemble.predict(grey_cubes, calibration)
+    network_seconds = (time.perf_counter() - start) / len(grey_cubes)
+    wrapping = next(bone_volume[tuple(slice(o, o + ensemble.side) for o in origin)] for origin in origins
+                    if percolation(bone_volume[tuple(slice(o, o + ensemble.side) for o in origin)]).all())
+    start = time.perf_counter()
+    cube_dataset.label_cube(wrapping)
+    cost = {"side": ensemble.side, "networks": len(ensemble.models), "fe_label_seconds": time.perf_counter() - start,
+            "network_seconds_per_cube": network_seconds}
+    write_json(folder / "results.json", {"marrow": marrow, "laws": laws, "cost": cost, "solvers": _solvers()})
+    _finish(folder, identity, began, specimens=len({r.specimen for r in rois}), rois=[r.roi for r in rois])
+    log(f"cube_fe ({scale}): done in {time.time() - began:.0f} s")
+    return folder
+
+
+def _solvers() -> list[str]:
+    """The 3D sparse solvers installed on the machine that made the study."""
+    from bonelib.fe3d import solvers
+
+    return list(solvers.available())
