@@ -43,21 +43,33 @@ def cube_fe_folder(scale: str) -> Path:
     return config.artefacts(scale).snapshot / "cubes3d" / "fe"
 
 
-def _identity(study: str, scale: str, settings: dict) -> dict:
+def identity(study: str, scale: str, settings: dict) -> dict:
+    """What makes a study the study it is: its version, scale, seed, settings and the library's versions."""
     from bonelib import versions
 
     return {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
             "settings": settings, "code": versions.recorded()}
 
 
-def up_to_date(folder: Path, identity: dict) -> bool:
-    """Whether ``folder`` holds a complete study made with ``identity``."""
+def up_to_date(folder: Path, made: dict) -> bool:
+    """Whether ``folder`` holds a complete study of identity ``made`` (:func:`identity`)."""
     record = folder / "study.json"
-    return record.exists() and json.loads(record.read_text())["identity"] == identity
+    return record.exists() and json.loads(record.read_text())["identity"] == made
 
 
-def _finish(folder: Path, identity: dict, began: float, **summary) -> None:
-    write_json(folder / "study.json", {"identity": identity, "seconds": round(time.time() - began, 1),
+def _begin(study: str, scale: str, settings: dict, folder: Path, force: bool) -> dict | None:
+    """The study's identity, its folder ready to be written; None when the folder is up to date."""
+    made = identity(study, scale, settings)
+    if not force and up_to_date(folder, made):
+        log(f"{study} ({scale}): up to date")
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.json").unlink(missing_ok=True)
+    return made
+
+
+def _finish(folder: Path, made: dict, began: float, **summary) -> None:
+    write_json(folder / "study.json", {"identity": made, "seconds": round(time.time() - began, 1),
                                        "machine": machine(), **summary})
 
 
@@ -91,13 +103,10 @@ def real_bone(scale: str, force: bool = False) -> Path:
 
     settings = config.REAL_BONE[scale]
     folder = real_bone_folder(scale)
-    identity = _identity("real_bone", scale, settings)
-    if not force and up_to_date(folder, identity):
-        log(f"real_bone ({scale}): up to date")
+    made = _begin("real_bone", scale, settings, folder, force)
+    if made is None:
         return folder
     began = time.time()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "study.json").unlink(missing_ok=True)
     rois = chosen_rois(settings["rois"])
     scans = {roi.roi: scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi) for roi in rois}
     side = next(iter(scans.values()))[0].shape[0]
@@ -179,7 +188,7 @@ def real_bone(scale: str, force: bool = False) -> Path:
             rows.append({"specimen": r.specimen, "roi": r.roi, "index": index, "E_fe": label(section, calibration).E_eff,
                          "E_pred": float(mean[0]), "spread": float(spread[0]), "warnings": "; ".join(reasons)})
     _write_frame(folder / "shipped_networks.csv", rows)
-    _finish(folder, identity, began, side_px=side, specimens=len({r.specimen for r in rois}),
+    _finish(folder, made, began, side_px=side, specimens=len({r.specimen for r in rois}),
             rois=[r.roi for r in rois])
     log(f"real_bone ({scale}): done in {time.time() - began:.0f} s")
     return folder
@@ -262,13 +271,10 @@ def cube_fe(scale: str, force: bool = False) -> Path:
 
     settings = {"rois": config.REAL_BONE[scale]["rois"], "side": CUBE_SIDE}
     folder = cube_fe_folder(scale)
-    identity = _identity("cube_fe", scale, settings)
-    if not force and up_to_date(folder, identity):
-        log(f"cube_fe ({scale}): up to date")
+    made = _begin("cube_fe", scale, settings, folder, force)
+    if made is None:
         return folder
     began = time.time()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "study.json").unlink(missing_ok=True)
     rois = chosen_rois(settings["rois"])
     # The real bone on the HR-pQCT grid: the micro-CT segmentation averaged over 82 µm voxels
     # (the scanner model's partial volume), bone where the fraction is at least one half.
@@ -285,10 +291,8 @@ def cube_fe(scale: str, force: bool = False) -> Path:
 
     chosen = {}
     for roi in rois:
-        centre = (np.array(bone[roi.roi].shape) - side) / 2
-        row = min((r for r in rows if r["roi"] == roi.roi and r["cube_wraps"]),
-                  key=lambda r: np.abs(np.array(r["origin"]) - centre).sum())
-        chosen[roi.roi] = bone[roi.roi][tuple(slice(o, o + side) for o in row["origin"])]
+        origin = cubes.central_wrapping_origin([r for r in rows if r["roi"] == roi.roi], bone[roi.roi].shape, side)
+        chosen[roi.roi] = bone[roi.roi][tuple(slice(o, o + side) for o in origin)]
     moduli = []
     for roi in rois:
         start = time.perf_counter()
@@ -330,7 +334,7 @@ def cube_fe(scale: str, force: bool = False) -> Path:
     cost = {"side": ensemble.side, "networks": len(ensemble.models), "fe_label_seconds": time.perf_counter() - start,
             "network_seconds_per_cube": network_seconds}
     write_json(folder / "results.json", {"marrow": marrow, "laws": laws, "cost": cost, "solvers": _solvers()})
-    _finish(folder, identity, began, specimens=len({r.specimen for r in rois}), rois=[r.roi for r in rois])
+    _finish(folder, made, began, specimens=len({r.specimen for r in rois}), rois=[r.roi for r in rois])
     log(f"cube_fe ({scale}): done in {time.time() - began:.0f} s")
     return folder
 

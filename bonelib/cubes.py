@@ -162,3 +162,27 @@ def percolation_rows(bone: NDArray[np.bool_], side: int) -> list[dict]:
         rows.append({"origin": cube.origin, "bv_tv": cube.bv_tv, "cube_wraps": bool(percolation(voxels).all()),
                      "sections_wrap": float(np.mean(sections)) if sections else 0.0})
     return rows
+
+
+def central_wrapping_origin(rows: list[dict], shape: tuple[int, ...], side: int) -> tuple[int, int, int]:
+    """The origin of the cube nearest the volume's centre among those whose bone wraps.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`percolation_rows` of one volume.
+    shape : tuple of int
+        The volume's shape (voxels).
+    side : int
+        The cubes' side (voxels).
+
+    >>> central_wrapping_origin([{"origin": (0, 0, 0), "cube_wraps": True},
+    ...                          {"origin": (40, 40, 40), "cube_wraps": True},
+    ...                          {"origin": (45, 45, 45), "cube_wraps": False}], (125, 125, 125), 40)
+    (40, 40, 40)
+    """
+    wrapping = [row["origin"] for row in rows if row["cube_wraps"]]
+    if not wrapping:
+        raise ValueError("no cube of the volume wraps along every axis")
+    centre = (np.array(shape) - side) / 2
+    return tuple(int(o) for o in min(wrapping, key=lambda origin: np.abs(np.array(origin) - centre).sum()))

@@ -1,0 +1,87 @@
+"""The studies of real bone the chapters show are verifiable: made by this code, samples recomputed.
+
+``results/paper/real_bone`` and ``results/paper/cubes3d/fe`` are committed; the ci ones are
+made by ``make test`` before the tests run. Each was made with the versions and settings of
+this code (else the chapter would show another code's results), and a sample of each is
+recomputed here from the shipped ROIs and must match.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bonebook import config, studies
+from bonelib import scanner
+from bonelib.constants import VOXEL_SIZE_MM
+
+SCALES = ("paper", "ci")
+
+
+def study(folder, name: str, scale: str, settings: dict) -> dict:
+    if not (folder / "study.json").exists():
+        pytest.fail(f"{folder} holds no study: run `make reproduce SCALE={scale}` (make test makes ci)")
+    record = json.loads((folder / "study.json").read_text())
+    assert record["identity"] == studies.identity(name, scale, settings), "made by other code or settings than these"
+    return record
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_a_real_section_of_the_real_bone_study_recomputes(scale):
+    from bonelib.sections import section_rows
+
+    folder = studies.real_bone_folder(scale)
+    record = study(folder, "real_bone", scale, config.REAL_BONE[scale])
+    roi = studies.chosen_rois(config.REAL_BONE[scale]["rois"])[0]
+    assert roi.roi == record["rois"][0]
+    sections = pd.read_csv(folder / "sections.csv")
+    stored = sections[(sections.source == "real, 82 µm") & (sections.specimen.astype(str) == roi.specimen)]
+    rows = section_rows(*scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi), VOXEL_SIZE_MM,
+                        config.REAL_BONE[scale]["sections"])
+    assert len(rows) <= len(stored)
+    for row, (_, kept) in zip(rows, stored.iterrows()):
+        assert (row["orientation"], row["index"]) == (kept["orientation"], kept["index"])
+        for name in ("E_eff", "vbmd", "bv_tv"):
+            assert row[name] == pytest.approx(kept[name], rel=1e-9), name
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_real_bone_study_holds_what_the_chapter_reads(scale):
+    folder = studies.real_bone_folder(scale)
+    record = study(folder, "real_bone", scale, config.REAL_BONE[scale])
+    sections = pd.read_csv(folder / "sections.csv")
+    assert set(sections.source) == {"real, 82 µm", "real, 51 µm", "realistic, 82 µm", "paper-shaped, 82 µm"}
+    assert (sections.E_eff > 0).all() and sections.bv_tv.between(0, 1).all()
+    networks = pd.read_csv(folder / "shipped_networks.csv", keep_default_na=False)
+    assert len(networks) == len(record["rois"]) * config.REAL_BONE[scale]["sections"]
+    assert (networks.spread >= 0).all() and (networks.E_pred > 0).all()
+    realism = json.loads((folder / "realism.json").read_text())
+    assert realism["real_volumes"] == len(record["rois"])
+    with np.load(folder / "panels.npz") as panels:
+        assert panels["images"].shape == (4, record["side_px"], record["side_px"])
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_3d_fe_study_verifies_the_solver_and_a_real_cube_recomputes(scale):
+    from bonelib import cubes
+
+    folder = studies.cube_fe_folder(scale)
+    settings = {"rois": config.REAL_BONE[scale]["rois"], "side": studies.CUBE_SIDE}
+    record = study(folder, "cube_fe", scale, settings)
+    checks = pd.read_csv(folder / "verification.csv")
+    assert len(checks) == 7 and (checks.relative_difference < 1e-9).all()
+    moduli = pd.read_csv(folder / "real_cubes.csv")
+    assert len(moduli) == len(record["rois"]) and moduli.wraps.all()
+    assert (moduli.E_z > moduli.E_x).mean() > 0.5  # the vertical plates and rods
+    roi = studies.chosen_rois(settings["rois"])[0]
+    bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5
+    percolation = pd.read_csv(folder / "percolation.csv")
+    mine = cubes.percolation_rows(bone, studies.CUBE_SIDE)
+    theirs = percolation[percolation.roi == roi.roi]
+    assert [r["cube_wraps"] for r in mine] == theirs.cube_wraps.tolist()
+    assert [r["sections_wrap"] for r in mine] == pytest.approx(theirs.sections_wrap.tolist(), abs=1e-12)
+    origin = cubes.central_wrapping_origin(mine, bone.shape, studies.CUBE_SIDE)
+    values = cubes.cube_moduli(bone[tuple(slice(o, o + studies.CUBE_SIDE) for o in origin)], VOXEL_SIZE_MM)
+    for name in ("E_x", "E_y", "E_z", "E_platens"):
+        assert values[name] == pytest.approx(moduli[name].iloc[0], rel=1e-6), name
