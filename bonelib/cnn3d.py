@@ -158,7 +158,7 @@ def predict_modulus(model, inputs: NDArray, chunk: int = 8) -> NDArray[np.float6
 
 def write_index(folder: str | Path, names: list[str], side: int, training_range: dict, **extra) -> Path:
     """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``, written by
-    :func:`bonelib.pretrained.save_weights`; their ``widths`` among ``extra``), the cube side (voxels),
+    :func:`bonelib.weights.save_weights`; their ``widths`` among ``extra``), the cube side (voxels),
     the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes), the
     :data:`ARCHITECTURE` of :func:`cube_model` that built them and ``extra``."""
     from bonelib._files import write_json
@@ -226,7 +226,7 @@ class CubeEnsemble:
 def load_ensemble(folder: str | Path | None = None) -> CubeEnsemble:
     """The 3D ensemble that :func:`bonelib.cube_evaluation.leave_specimens_out` writes
     (default: the shipped one, ``bonelib/data/models3d``)."""
-    from bonelib.pretrained import load_weights, read_index
+    from bonelib.weights import load_weights, read_index
 
     folder = Path(folder) if folder is not None else PACKAGED
     info = read_index(folder, "python -m bonebook.reproduce_3d --scale paper")

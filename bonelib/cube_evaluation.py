@@ -153,7 +153,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     bootstrap intervals that resample whole specimens.
     """
     from bonelib import cnn3d
-    from bonelib.pretrained import save_weights
+    from bonelib.weights import save_weights
 
     out = Path(out)
     models = Path(models) if models is not None else out / "models"

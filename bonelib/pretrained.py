@@ -19,16 +19,16 @@ Examples
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bonelib._files import atomic_path, write_json
+from bonelib._files import write_json
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.density import Calibration
+from bonelib.weights import load_weights, read_index, save_weights
 
 #: Where the paper-scale ensemble ships.
 PACKAGED = Path(__file__).parent / "data" / "models"
@@ -155,26 +155,3 @@ def load_pretrained(folder: str | Path | None = None) -> Ensemble:
                                    variance=settings["variance"], kind=settings["kind"])
         models[name] = load_weights(model, folder / f"{name}.npz")
     return Ensemble(models, info.pop("training_range"), info)
-
-
-def save_weights(model, path: str | Path) -> Path:
-    """Write a Keras model's weights as float16 (``.npz``, atomically): half the size, and
-    predictions that differ from float32 weights by well under the ensemble's spread."""
-    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-        np.savez_compressed(handle, *[w.astype(np.float16) for w in model.get_weights()])
-    return Path(path)
-
-
-def load_weights(model, path: str | Path):
-    """Set a built Keras model's weights from a file of :func:`save_weights`; return the model."""
-    with np.load(path) as stored:
-        model.set_weights([stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))])
-    return model
-
-
-def read_index(folder: Path, remedy: str) -> dict:
-    """The ``ensemble.json`` of an ensemble folder; a clear error naming the command that makes it."""
-    index = folder / "ensemble.json"
-    if not index.exists():
-        raise FileNotFoundError(f"{folder}: no ensemble.json (run `{remedy}` to make the models)")
-    return json.loads(index.read_text())

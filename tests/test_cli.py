@@ -164,7 +164,7 @@ def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
 
 def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
     from bonelib import cnn3d
-    from bonelib.pretrained import save_weights
+    from bonelib.weights import save_weights
 
     folder = tmp_path / "ensemble3d"
     folder.mkdir()
