@@ -111,6 +111,12 @@ class Artefacts:
         """``results/<scale>``: the small result files of ``make reproduce`` (committed at paper scale)."""
         return ROOT / "results" / self.root.name
 
+    def shipped_runs(self) -> list[dict]:
+        """The records (``metrics.json``) of the training runs shipped into the results folder."""
+        import json
+
+        return [json.loads(path.read_text()) for path in sorted(self.snapshot.glob("runs/*/metrics.json"))]
+
     @property
     def models(self) -> Path:
         """The shipped ensemble of the scale: in the package at paper scale, beside the results otherwise."""

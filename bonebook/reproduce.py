@@ -300,7 +300,7 @@ def markdown_table(scale: str) -> str:
     from bonelib import evaluation
 
     results = json.loads((config.artefacts(scale).snapshot / "metrics.json").read_text())
-    header, rows = evaluation.table_rows(results, evaluation.run_labels(config.artefacts(scale).snapshot))
+    header, rows = evaluation.table_rows(results, evaluation.run_labels(config.artefacts(scale).shipped_runs()))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 

@@ -16,6 +16,7 @@ its test samples, like the networks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -149,12 +150,15 @@ def _cell(entry: dict, digits: int) -> str:
     return f"{entry['value']:.{digits}f} [{entry['low']:.{digits}f}, {entry['high']:.{digits}f}]"
 
 
-def run_labels(snapshot: str | Path) -> dict[tuple[str, str], str]:
+def run_labels(runs: Iterable[dict]) -> dict[tuple[str, str], str]:
     """Model names with the epochs their runs took (``improved CNN (20 epochs)``), per model
-    and evaluation scheme, from the runs recorded in a results folder (``runs/*/metrics.json``)."""
-    import json
+    and evaluation scheme, from the runs' records (``model``, ``scheme``, ``epochs_run``: the
+    ``metrics.json`` of :func:`bonelib.training.fit`).
 
-    runs = [json.loads(p.read_text()) for p in sorted(Path(snapshot).glob("runs/*/metrics.json"))]
+    >>> run_labels([{"model": "paper", "scheme": "random", "epochs_run": 44}])
+    {("paper's CNN", 'random'): "paper's CNN (44 epochs)"}
+    """
+    runs = list(runs)
     labels = {}
     for model, name in (("paper", "paper's CNN"), ("improved", "improved CNN")):
         for scheme in sorted({r["scheme"] for r in runs if r["model"] == model}):
