@@ -80,6 +80,15 @@ def _write_frame(path: Path, records: list[dict]) -> None:
         pd.DataFrame(records).to_csv(temporary, index=False)
 
 
+def read_table(path: Path):
+    """A table of a study (or the 3D dataset's ``cubes.csv``) as a pandas DataFrame, with the
+    specimens as text (``04665``, not 4665) and no warning as an empty text."""
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype={"specimen": str, "warnings": str})
+    return table.fillna({"warnings": ""}) if "warnings" in table else table
+
+
 def _write_arrays(path: Path, **arrays) -> None:
     with atomic_path(path) as temporary, open(temporary, "wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -233,13 +242,11 @@ def _verification(rng: np.random.Generator) -> list[dict]:
 
 def _law_transfer(cubes_csv: Path) -> dict:
     """Real and synthetic cubes of equal BV/TV, and the laws fitted on synthetic cubes tried on real ones."""
-    import pandas as pd
-
     from bonelib import cube_evaluation
     from bonelib.cube_baselines import CubeLaw
     from bonelib.metrics import r_squared, relative_prediction_error
 
-    table = pd.read_csv(cubes_csv)
+    table = read_table(cubes_csv)
     usable = np.asarray(cube_evaluation.usable([{**row, "E_z": 0.0 if np.isnan(row["E_z"]) else row["E_z"]}
                                                 for row in table.to_dict("records")]))
     real, synthetic = table[usable & (table.source == "real")], table[usable & (table.source == "synthetic")]

@@ -9,7 +9,6 @@ recomputed here from the shipped ROIs and must match.
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bonebook import config, studies
@@ -35,8 +34,8 @@ def test_a_real_section_of_the_real_bone_study_recomputes(scale):
     record = study(folder, "real_bone", scale, config.REAL_BONE[scale])
     roi = studies.chosen_rois(config.REAL_BONE[scale]["rois"])[0]
     assert roi.roi == record["rois"][0]
-    sections = pd.read_csv(folder / "sections.csv")
-    stored = sections[(sections.source == "real, 82 µm") & (sections.specimen.astype(str) == roi.specimen)]
+    sections = studies.read_table(folder / "sections.csv")
+    stored = sections[(sections.source == "real, 82 µm") & (sections.specimen == roi.specimen)]
     rows = section_rows(*scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi), VOXEL_SIZE_MM,
                         config.REAL_BONE[scale]["sections"])
     assert len(rows) <= len(stored)
@@ -50,10 +49,10 @@ def test_a_real_section_of_the_real_bone_study_recomputes(scale):
 def test_the_real_bone_study_holds_what_the_chapter_reads(scale):
     folder = studies.real_bone_folder(scale)
     record = study(folder, "real_bone", scale, config.REAL_BONE[scale])
-    sections = pd.read_csv(folder / "sections.csv")
+    sections = studies.read_table(folder / "sections.csv")
     assert set(sections.source) == {"real, 82 µm", "real, 51 µm", "realistic, 82 µm", "paper-shaped, 82 µm"}
     assert (sections.E_eff > 0).all() and sections.bv_tv.between(0, 1).all()
-    networks = pd.read_csv(folder / "shipped_networks.csv", keep_default_na=False)
+    networks = studies.read_table(folder / "shipped_networks.csv")
     assert len(networks) == len(record["rois"]) * config.REAL_BONE[scale]["sections"]
     assert (networks.spread >= 0).all() and (networks.E_pred > 0).all()
     realism = json.loads((folder / "realism.json").read_text())
@@ -69,14 +68,14 @@ def test_the_3d_fe_study_verifies_the_solver_and_a_real_cube_recomputes(scale):
     folder = studies.cube_fe_folder(scale)
     settings = {"rois": config.REAL_BONE[scale]["rois"], "side": studies.CUBE_SIDE}
     record = study(folder, "cube_fe", scale, settings)
-    checks = pd.read_csv(folder / "verification.csv")
+    checks = studies.read_table(folder / "verification.csv")
     assert len(checks) == 7 and (checks.relative_difference < 1e-9).all()
-    moduli = pd.read_csv(folder / "real_cubes.csv")
+    moduli = studies.read_table(folder / "real_cubes.csv")
     assert len(moduli) == len(record["rois"]) and moduli.wraps.all()
     assert (moduli.E_z > moduli.E_x).mean() > 0.5  # the vertical plates and rods
     roi = studies.chosen_rois(settings["rois"])[0]
     bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5
-    percolation = pd.read_csv(folder / "percolation.csv")
+    percolation = studies.read_table(folder / "percolation.csv")
     mine = cubes.percolation_rows(bone, studies.CUBE_SIDE)
     theirs = percolation[percolation.roi == roi.roi]
     assert [r["cube_wraps"] for r in mine] == theirs.cube_wraps.tolist()
