@@ -2,20 +2,31 @@
 
 A reproduction and extension of Lu et al. (2023), *Predicting the effective compressive
 modulus of human cancellous bone using the convolutional neural network method*, CMBBE
-26(10):1150–1159. One module per step of the paper:
+26(10):1150–1159, in layers, each module one concept. The book that runs it is
+:mod:`bonebook`, a package of its own that this one never imports.
 
-- :mod:`bonelib.constants`: voxel size, slice side, spinal levels;
-- :mod:`bonelib.io`: loading scans (TIFF, DICOM, NumPy);
-- :mod:`bonelib.synth`: the synthetic HR-pQCT-like cohort (section 2.1);
-- :mod:`bonelib.scanner`: the scanner model, from bone fraction to grey values;
-- :mod:`bonelib.voi`: the cancellous volume of interest (Figure 1);
-- :mod:`bonelib.density`: grey value → density → tissue modulus (section 2.2, Eq. 1);
-- :mod:`bonelib.fe`: periodic FE homogenisation (Eq. 2–5), and :mod:`bonelib.fe3d` its 3D
-  counterpart for bone cubes (:func:`homogenise` takes either);
-- :mod:`bonelib.label`: the label of one slice, and :mod:`bonelib.morphometry` its descriptors;
-- :mod:`bonelib.dataset`: the labelled dataset (section 2.3);
-- :mod:`bonelib.cnn`, :mod:`bonelib.training`: the networks and their training;
-- :mod:`bonelib.metrics`, :mod:`bonelib.baselines`, :mod:`bonelib.evaluation`: section 3.
+Shared by both routes:
+
+- :mod:`bonelib.constants`, :mod:`bonelib.reference`: the paper's fixed and reported numbers;
+  :mod:`bonelib.versions`: the versions results record, bumped by hand;
+- imaging: :mod:`bonelib.io` (scans: TIFF, DICOM, Scanco AIM/ISQ, NRRD, NIfTI, NumPy),
+  :mod:`bonelib.data` (real micro-CT ROIs of human L1 bone), :mod:`bonelib.synth` (synthetic
+  cohorts), :mod:`bonelib.scanner` (the scanner model), :mod:`bonelib.voi`,
+  :mod:`bonelib.density` (grey value → density → tissue modulus, section 2.2, Eq. 1);
+- FE: :mod:`bonelib.fe` (periodic 2D homogenisation, Eq. 2–5) and :mod:`bonelib.fe3d` (3D
+  cubes, platens); :func:`homogenise` takes either;
+- morphometry: :mod:`bonelib.morphometry`, :mod:`bonelib.morphometry3d`,
+  :mod:`bonelib.connectivity`;
+- learning: :mod:`bonelib.metrics`, :mod:`bonelib.weights` (the networks' files).
+
+The paper's route, 2D slices: :mod:`bonelib.label`, :mod:`bonelib.dataset` (section 2.3),
+:mod:`bonelib.cnn`, :mod:`bonelib.training`, :mod:`bonelib.folds`, :mod:`bonelib.crossval`,
+:mod:`bonelib.baselines`, :mod:`bonelib.coarse`, :mod:`bonelib.evaluation` (section 3),
+:mod:`bonelib.pretrained` (the shipped ensemble), :mod:`bonelib.sections` (real sections).
+
+The 3D route, cubes: :mod:`bonelib.cubes` (placement), :mod:`bonelib.cube_dataset`,
+:mod:`bonelib.cnn3d` (network, training, shipped ensemble), :mod:`bonelib.cube_baselines`,
+:mod:`bonelib.cube_evaluation` (leave specimens out).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ from keras import layers, ops
 
 from bonelib._checks import finite_array
 from bonelib.constants import SLICE_PX
-from bonelib.density import Calibration, _material_maps, check_calibration
+from bonelib.density import Calibration, check_calibration, material_maps
 
 #: Shape of one input image: (rows, cols, channels).
 INPUT_SHAPE = (SLICE_PX, SLICE_PX, 1)
@@ -73,7 +73,7 @@ def inputs(grey: ArrayLike, calibration: Calibration, kind: str = "rho_ha") -> N
         modulus map of the FE label (GPa), i.e. ρ_HA smoothed with periodic edges
         (:func:`bonelib.label.density_map`) through Eq. 1.
     """
-    from bonelib.label import _density_map
+    from bonelib.label import density_map
 
     check_calibration(calibration)
     if kind not in INPUT_KINDS:
@@ -86,7 +86,7 @@ def inputs(grey: ArrayLike, calibration: Calibration, kind: str = "rho_ha") -> N
     if kind == "rho_ha":
         rho_ha = calibration.slope * images.astype(np.float32, copy=False) + calibration.intercept
         return rho_ha[..., None]
-    moduli = np.stack([_material_maps(_density_map(image.astype(np.float64), calibration))[0] for image in images])
+    moduli = np.stack([material_maps(density_map(image, calibration), check_input=False)[0] for image in images])
     return (moduli / 1000.0).astype(np.float32)[..., None]
 
 

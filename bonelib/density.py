@@ -44,6 +44,7 @@ def smooth(
     sigma: float = 1.2,
     support: float = 2.0,
     edges: Edges = "reflect",
+    check_input: bool = True,
 ) -> NDArray:
     """Gaussian filter with the Scanco convention used to denoise the scans.
 
@@ -61,6 +62,9 @@ def smooth(
         How the image continues past its border: mirrored (a cropped scan)
         or wrapped around (a periodic cell, consistent with the periodic FE
         boundary conditions).
+    check_input : bool
+        Check that the values are finite (False: the caller already did, as
+        :func:`bonelib.label.label` does once for a whole slice).
 
     Returns
     -------
@@ -68,11 +72,7 @@ def smooth(
         Filtered array, same shape; floating-point input keeps its dtype,
         integer input becomes ``float64``.
     """
-    return _smooth(finite_array(grey, "grey"), sigma, support, edges)
-
-
-def _smooth(image: NDArray, sigma: float, support: float, edges: Edges) -> NDArray:
-    """:func:`smooth` of an array already checked to be finite."""
+    image = finite_array(grey, "grey") if check_input else grey
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     radius = int(round(support))
@@ -124,10 +124,13 @@ class Calibration:
         return (finite_array(rho_ha, "rho_ha") - self.intercept) / self.slope
 
 
-def to_vbmd(grey: ArrayLike, calibration: Calibration) -> NDArray:
-    """Grey values → volumetric bone mineral density ρ_HA (mg HA/cm³)."""
-    check_calibration(calibration)
-    return _to_vbmd(finite_array(grey, "grey"), calibration)
+def to_vbmd(grey: ArrayLike, calibration: Calibration, check_input: bool = True) -> NDArray:
+    """Grey values → volumetric bone mineral density ρ_HA (mg HA/cm³) (``check_input``: as in
+    :func:`smooth`, and the calibration's type)."""
+    if check_input:
+        check_calibration(calibration)
+        grey = finite_array(grey, "grey")
+    return calibration.slope * grey + calibration.intercept
 
 
 def check_calibration(calibration: object) -> None:
@@ -136,23 +139,18 @@ def check_calibration(calibration: object) -> None:
         raise ValueError(f"calibration must be a bonelib.density.Calibration, got {type(calibration).__name__}")
 
 
-def _to_vbmd(grey: NDArray, calibration: Calibration) -> NDArray:
-    return calibration.slope * grey + calibration.intercept
-
-
-def ash_density(rho_ha: ArrayLike) -> NDArray:
+def ash_density(rho_ha: ArrayLike, check_input: bool = True) -> NDArray:
     """Ash density ρ_ash = 0.877 · ρ_HA + 0.079 (mg/cm³), as in the paper.
 
     Parameters
     ----------
     rho_ha : array_like
         Mineral density in mg HA/cm³.
+    check_input : bool
+        Check that the values are finite (False: the caller already did, as
+        :func:`bonelib.label.label` does once for a whole slice).
     """
-    return _ash_density(finite_array(rho_ha, "rho_ha"))
-
-
-def _ash_density(rho_ha: NDArray) -> NDArray:
-    return 0.877 * rho_ha + 0.079
+    return 0.877 * (finite_array(rho_ha, "rho_ha") if check_input else rho_ha) + 0.079
 
 
 def youngs_modulus(rho_ash: ArrayLike) -> NDArray:
@@ -175,8 +173,16 @@ def _youngs_modulus(rho: NDArray) -> NDArray:
     return np.where(rho < MARROW_THRESHOLD, MARROW_MODULUS, bone).astype(rho.dtype, copy=False)
 
 
-def material_maps(rho_ha: ArrayLike) -> tuple[NDArray, NDArray]:
+def material_maps(rho_ha: ArrayLike, check_input: bool = True) -> tuple[NDArray, NDArray]:
     """Young's modulus (MPa) and Poisson's ratio per voxel from ρ_HA (mg HA/cm³).
+
+    Parameters
+    ----------
+    rho_ha : array_like
+        Mineral density in mg HA/cm³.
+    check_input : bool
+        Check that the values are finite (False: the caller already did, as
+        :func:`bonelib.label.label` does once for a whole slice).
 
     Returns
     -------
@@ -184,11 +190,7 @@ def material_maps(rho_ha: ArrayLike) -> tuple[NDArray, NDArray]:
         Same shape as ``rho_ha``; ν is 0.30 where the voxel is bone
         (ρ_ash ≥ 400 mg/cm³) and 0.49 in marrow.
     """
-    return _material_maps(finite_array(rho_ha, "rho_ha"))
-
-
-def _material_maps(rho_ha: NDArray) -> tuple[NDArray, NDArray]:
-    rho_ash = _ash_density(rho_ha)
+    rho_ash = ash_density(rho_ha, check_input)
     E = _youngs_modulus(rho_ash)
     nu = np.where(rho_ash < MARROW_THRESHOLD, MARROW_POISSON, BONE_POISSON).astype(E.dtype, copy=False)
     return E, nu

@@ -19,9 +19,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
 from bonelib.constants import VOXEL_SIZE_MM
-from bonelib.density import Calibration, _material_maps, _smooth, _to_vbmd, check_calibration
-from bonelib.fe.homogenise import Homogenisation, _homogenise
-from bonelib.morphometry import _slice_descriptors
+from bonelib.density import Calibration, check_calibration, material_maps, smooth, to_vbmd
+from bonelib.fe.homogenise import Homogenisation, homogenise
+from bonelib.morphometry import slice_descriptors
 
 
 def _checked_slice(image: ArrayLike, name: str) -> NDArray:
@@ -33,14 +33,14 @@ def _checked_slice(image: ArrayLike, name: str) -> NDArray:
 
 
 def _density_map(grey: NDArray, calibration: Calibration) -> NDArray:
-    return _to_vbmd(_smooth(grey, 1.2, 2.0, "periodic"), calibration)
+    return to_vbmd(smooth(grey, 1.2, 2.0, "periodic", check_input=False), calibration, check_input=False)
 
 
 def _label_density(rho_ha: NDArray, voxel_size_mm: float, fields: bool, solver: str) -> Homogenisation:
     if not voxel_size_mm > 0:
         raise ValueError(f"voxel_size_mm must be positive, got {voxel_size_mm}")
-    E, nu = _material_maps(rho_ha)
-    return _homogenise(E, nu, voxel_size_mm, fields, solver)
+    E, nu = material_maps(rho_ha, check_input=False)
+    return homogenise(E, nu, voxel_size_mm, fields, solver, check_input=False)
 
 
 def density_map(grey: ArrayLike, calibration: Calibration) -> NDArray:
@@ -124,4 +124,4 @@ def slice_record(grey: ArrayLike, calibration: Calibration, voxel_size_mm: float
     rho_ha = _density_map(_checked_slice(grey, "grey"), calibration)
     result = _label_density(rho_ha, voxel_size_mm, False, solver)
     return {"E_eff": result.E_eff, "nu_eff": result.nu_eff, "C": result.C,
-            **_slice_descriptors(rho_ha, voxel_size_mm)}
+            **slice_descriptors(rho_ha, voxel_size_mm, check_input=False)}

@@ -12,19 +12,16 @@ from skimage.morphology import medial_axis
 
 from bonelib._checks import finite_array
 from bonelib.connectivity import euler_density, largest_cluster_share, percolation
-from bonelib.density import MARROW_THRESHOLD, _ash_density
+from bonelib.density import MARROW_THRESHOLD, ash_density
 
 
-def bone_mask(rho_ha: ArrayLike) -> NDArray[np.bool_]:
+def bone_mask(rho_ha: ArrayLike, check_input: bool = True) -> NDArray[np.bool_]:
     """Pixels that the FE model treats as bone: ρ_ash ≥ 400 mg/cm³ (ρ_HA in mg HA/cm³).
 
-    The same pixels get the bone Poisson's ratio in :func:`bonelib.density.material_maps`.
+    The same pixels get the bone Poisson's ratio in :func:`bonelib.density.material_maps`;
+    ``check_input`` as in :func:`bonelib.density.smooth`.
     """
-    return _bone_mask(finite_array(rho_ha, "rho_ha"))
-
-
-def _bone_mask(rho_ha: NDArray) -> NDArray[np.bool_]:
-    return _ash_density(rho_ha) >= MARROW_THRESHOLD
+    return ash_density(rho_ha, check_input) >= MARROW_THRESHOLD
 
 
 def bone_volume_fraction(mask: ArrayLike) -> float:
@@ -56,7 +53,7 @@ def trabecular_thickness(mask: ArrayLike, voxel_size_mm: float, margin: int = 20
     return float(2 * distance[skeleton].mean() * voxel_size_mm)
 
 
-def slice_descriptors(rho_ha: ArrayLike, voxel_size_mm: float) -> dict[str, float | NDArray]:
+def slice_descriptors(rho_ha: ArrayLike, voxel_size_mm: float, check_input: bool = True) -> dict[str, float | NDArray]:
     """Density and structure of one slice of smoothed ρ_HA (mg HA/cm³), as the FE model sees it.
 
     Returns
@@ -64,13 +61,10 @@ def slice_descriptors(rho_ha: ArrayLike, voxel_size_mm: float) -> dict[str, floa
     dict
         ``vbmd``: mean ρ_HA (mg HA/cm³); ``bv_tv``: bone area fraction; ``tb_th``: mean
         trabecular thickness (mm); ``fabric``: (2,) fabric eigenvalues m₁ ≥ m₂
-        (:func:`fabric_eigenvalues`).
+        (:func:`fabric_eigenvalues`). ``check_input`` as in :func:`bonelib.density.smooth`.
     """
-    return _slice_descriptors(finite_array(rho_ha, "rho_ha", ndim=2), voxel_size_mm)
-
-
-def _slice_descriptors(rho: NDArray, voxel_size_mm: float) -> dict[str, float | NDArray]:
-    mask = _bone_mask(rho)
+    rho = finite_array(rho_ha, "rho_ha", ndim=2) if check_input else rho_ha
+    mask = bone_mask(rho, check_input=False)
     return {
         "vbmd": float(rho.mean()),
         "bv_tv": bone_volume_fraction(mask),
@@ -123,7 +117,7 @@ def section_measures(rho_ha: ArrayLike, voxel_size_mm: float) -> dict[str, float
         across the cell in that direction (otherwise the FE label of that direction is
         set by marrow).
     """
-    mask = _bone_mask(finite_array(rho_ha, "rho_ha", ndim=2))
+    mask = bone_mask(finite_array(rho_ha, "rho_ha", ndim=2), check_input=False)
     along = percolation(mask)
     return {"bv_tv": bone_volume_fraction(mask), "euler_per_mm2": euler_density(mask, voxel_size_mm),
             "largest_cluster": largest_cluster_share(mask), "percolates_x": bool(along[1]),

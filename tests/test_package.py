@@ -93,6 +93,20 @@ def test_the_library_never_imports_the_book_or_its_drawing():
     assert imported_top_levels(PACKAGE.parent / "bonebook" / "viz.py") >= {"IPython"}
 
 
+def test_no_module_imports_a_private_name_of_another():
+    """A module's private names are its own; what other modules need is public (the package's
+    private helper modules, ``bonelib._files`` and the like, are the package's own)."""
+    found = []
+    for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bonebook").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("bonelib", "bonebook"):
+                if node.module.split(".")[-1].startswith("_"):
+                    continue
+                found += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []
+
+
 def test_label_checks_its_input_once():
     """The grey image is checked at label() and not again on the way to the solver."""
     import bonelib._checks

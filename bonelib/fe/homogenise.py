@@ -134,6 +134,7 @@ def homogenise(
     voxel_size_mm: float = VOXEL_SIZE_MM,
     fields: bool = False,
     solver: str = "auto",
+    check_input: bool = True,
 ) -> Homogenisation:
     """Effective plane-stress stiffness of a periodic heterogeneous image by Q4 FE.
 
@@ -154,20 +155,20 @@ def homogenise(
         density of each load case.
     solver : {"auto", "cholmod", "superlu"}
         Sparse direct backend (:mod:`bonelib.fe.solvers`).
+    check_input : bool
+        Check the materials (:func:`check_materials`); False: they are float64 arrays of one
+        shape that the caller checked (as :func:`bonelib.label.label` does), or a converted
+        material that is not a plane-stress one (plane strain's ν / (1 − ν)).
 
     Returns
     -------
     Homogenisation
         ``C`` (MPa), ``E_eff``, ``nu_eff``, directional moduli, and ``fields`` if asked.
     """
-    E, nu = check_materials(E, nu)
+    if check_input:
+        E, nu = check_materials(E, nu)
     if not voxel_size_mm > 0:
         raise ValueError(f"voxel_size_mm must be positive, got {voxel_size_mm}")
-    return _homogenise(E, nu, voxel_size_mm, fields, solver)
-
-
-def _homogenise(E: NDArray, nu: NDArray, voxel_size_mm: float, fields: bool, solver: str) -> Homogenisation:
-    """:func:`homogenise` of float64 materials already checked (:func:`check_materials`)."""
     rows, cols = E.shape
     grid = periodic_grid(rows, cols)
     Ke = element_stiffness(E.ravel(), nu.ravel())  # (n_elements, 8, 8)

@@ -84,7 +84,7 @@ def plane_strain_homogenise(E: ArrayLike, nu: ArrayLike):
     solver of :mod:`bonelib.fe` solves it unchanged; the plane-stress check on ν (< 0.5)
     does not apply to the converted ratio (< 1). Returns the 2D ``Homogenisation``.
     """
-    from bonelib.fe.homogenise import _homogenise, check_materials
+    from bonelib.fe.homogenise import check_materials, homogenise
 
     E, nu = check_materials(E, nu)
-    return _homogenise(E / (1 - nu**2), nu / (1 - nu), 1.0, False, "auto")
+    return homogenise(E / (1 - nu**2), nu / (1 - nu), 1.0, check_input=False)
