@@ -24,7 +24,7 @@ def _networks(path: Path | None):
     if not model_file.exists():
         raise ValueError(f"{model_file}: no trained model here (an ensemble folder, a folder of `bonelib train`, "
                          "or a .keras file)")
-    return pretrained.Ensemble({model_file.stem: keras.saving.load_model(model_file)}, None, {})
+    return pretrained.SliceEnsemble({model_file.stem: keras.saving.load_model(model_file)}, None, {})
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ relative error that RPE measures, alike for weak and stiff cubes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
+from bonelib.ensemble import Ensemble
 from bonelib.versions import CUBE_NETWORK
 
 #: Name of the input layer: what the network reads.
@@ -168,23 +168,10 @@ def write_index(folder: str | Path, names: list[str], side: int, training_range:
     return Path(folder) / "ensemble.json"
 
 
-@dataclass
-class CubeEnsemble:
-    """3D networks whose geometric mean is the prediction and whose spread is the uncertainty.
-
-    Attributes
-    ----------
-    models : dict
-        Name → Keras model of :func:`cube_model`, each the correction of its fold's law.
-    training_range : dict
-        ``vbmd`` (mg HA/cm³) → [low, high] of the training cubes.
-    info : dict
-        The rest of ``ensemble.json``.
-    """
-
-    models: dict
-    training_range: dict
-    info: dict
+class CubeEnsemble(Ensemble):
+    """3D networks whose geometric mean is the prediction and whose spread is the uncertainty
+    (:class:`bonelib.ensemble.Ensemble`): ``models`` of :func:`cube_model` by name, each the
+    correction of its fold's law, ``training_range`` of ``vbmd`` (mg HA/cm³)."""
 
     @property
     def side(self) -> int:
@@ -208,7 +195,7 @@ class CubeEnsemble:
         bv_tv, m_z = np.maximum(bv_tv, 1e-3), np.maximum(m_z, 1e-3)
         each = np.stack([CubeLaw(**self.info["laws"][name]).predict(bv_tv, m_z) * predict_modulus(model, inputs)
                          for name, model in self.models.items()])
-        return np.exp(np.log(each).mean(axis=0)), each.std(axis=0, ddof=1) if len(each) > 1 else np.zeros(len(inputs))
+        return self.combine(each, geometric=True)
 
     def check(self, grey: ArrayLike, calibration) -> list[list[str]]:
         """Why each cube lies outside what the networks were trained on (empty: it does not)."""

@@ -2,7 +2,7 @@
 
 Each fold's network was trained on the donors of the other folds. The ensemble predicts the
 mean of their predictions and gives their spread (standard deviation) as the uncertainty,
-and checks each slice against what the networks were trained on (:meth:`Ensemble.check`).
+and checks each slice against what the networks were trained on (:meth:`SliceEnsemble.check`).
 
 Files (``bonelib/data/models`` for the paper-scale ensemble): one ``<run>.npz`` per
 network with its weights in float16 (halving the package; predictions change by less than
@@ -19,7 +19,6 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from bonelib._files import write_json
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.density import Calibration
+from bonelib.ensemble import Ensemble
 from bonelib.weights import load_weights, read_index, save_weights
 
 #: Where the paper-scale ensemble ships.
@@ -62,32 +62,19 @@ def save(models: dict, folder: str | Path, training_range: dict, **extra) -> Pat
     return folder
 
 
-@dataclass
-class Ensemble:
-    """Improved CNNs whose mean is the prediction and whose spread is the uncertainty.
+class SliceEnsemble(Ensemble):
+    """Improved CNNs whose mean is the prediction and whose spread is the uncertainty
+    (:class:`bonelib.ensemble.Ensemble`): ``models`` by run name, ``training_range`` of
+    ``vbmd`` (mg HA/cm³) and ``bv_tv`` (-), None when unknown (a single model of
+    ``bonelib train``: then only percolation is checked)."""
 
-    Attributes
-    ----------
-    models : dict
-        Run name → Keras model.
-    training_range : dict or None
-        ``vbmd`` (mg HA/cm³) and ``bv_tv`` (-) → [low, high] of the training samples; None
-        when unknown (a single model of ``bonelib train``): then only percolation is checked.
-    info : dict
-        The rest of ``ensemble.json``.
-    """
-
-    models: dict
-    training_range: dict | None
-    info: dict
-
-    def resized(self, shape: tuple[int, int]) -> "Ensemble":
+    def resized(self, shape: tuple[int, int]) -> "SliceEnsemble":
         """The same networks rebuilt for periodic images of another size (rows, cols)
         (:func:`bonelib.cnn.with_input_shape`: the improved network is fully convolutional)."""
         from bonelib import cnn
 
         models = {name: cnn.with_input_shape(model, (*shape, 1)) for name, model in self.models.items()}
-        return Ensemble(models, self.training_range, self.info)
+        return SliceEnsemble(models, self.training_range, self.info)
 
     def inputs(self, grey: ArrayLike, calibration: Calibration) -> NDArray:
         """The networks' input of grey slices (N, 182, 182) (they all take the same kind)."""
@@ -100,8 +87,7 @@ class Ensemble:
         """Mean and spread (s.d. over the networks) of E_eff (MPa) of ready inputs (:meth:`inputs`)."""
         from bonelib import cnn
 
-        each = np.stack([cnn.predict(model, images) for model in self.models.values()])
-        return each.mean(axis=0), each.std(axis=0, ddof=1) if len(each) > 1 else np.zeros(each.shape[1])
+        return self.combine(np.stack([cnn.predict(model, images) for model in self.models.values()]))
 
     def predict(self, grey: ArrayLike, calibration: Calibration) -> tuple[NDArray, NDArray]:
         """Mean and spread of E_eff (MPa) of grey slices (N, 182, 182)."""
@@ -137,7 +123,7 @@ class Ensemble:
         return reasons
 
 
-def load_pretrained(folder: str | Path | None = None) -> Ensemble:
+def load_pretrained(folder: str | Path | None = None) -> SliceEnsemble:
     """The shipped ensemble (default: the paper-scale one in ``bonelib/data/models``).
 
     Parameters
@@ -154,4 +140,4 @@ def load_pretrained(folder: str | Path | None = None) -> Ensemble:
         model = cnn.improved_model(tuple(settings["input_shape"]), mean=settings["mean"],
                                    variance=settings["variance"], kind=settings["kind"])
         models[name] = load_weights(model, folder / f"{name}.npz")
-    return Ensemble(models, info.pop("training_range"), info)
+    return SliceEnsemble(models, info.pop("training_range"), info)
