@@ -30,8 +30,8 @@ from bonelib import scanner, synth
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.density import material_maps, smooth, to_vbmd
 from bonelib.fe import homogenise
-from bonelib.fe.element import element_stiffness, macro_displacements
-from bonelib.fe.mesh import periodic_grid
+from bonelib.fe.quad4 import element_stiffness, macro_displacements
+from bonelib.fe.pixel_mesh import periodic_grid
 
 size, method, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 

@@ -4,7 +4,7 @@ Cubes of 50³ and 61³ voxels (4.1 and 5.0 mm at 82 µm), each the one nearest t
 shipped real L1 ROI whose bone wraps along every axis (``bonelib.data``, resampled from 51.3 µm by the scanner model's partial-volume
 average, bone where the fraction is ≥ 0.5; tissue 10 GPa, ν 0.3, marrow dropped). For each
 size and solver this prints, measured in the same run: the median and largest seconds per
-cube of ``bonelib.fe3d.homogenise_3d`` (six load cases, assembly to moduli), the largest peak
+cube of ``bonelib.fe.homogenise_3d`` (six load cases, assembly to moduli), the largest peak
 memory (resident set size of a fresh process), the median degrees of freedom, the ratio of
 the median time of CHOLMOD with METIS ordering (the reference) to the solver's, and the
 largest relative difference of the three Young's moduli from the reference.
@@ -28,7 +28,7 @@ CHILD = r"""
 import itertools, json, resource, sys, time
 import numpy as np
 from bonelib import data, scanner
-from bonelib.fe3d import homogenise_3d, tissue_maps
+from bonelib.fe import homogenise_3d, tissue_maps
 
 size, index, solver = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 roi = next(itertools.islice(data.fda_l1_rois(), index, None))

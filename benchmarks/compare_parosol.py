@@ -9,7 +9,7 @@ it in a separate environment and name that environment's interpreter::
 
 For cubes of 24³ and 40³ voxels at 82 µm cut from the first shipped real L1 ROI (tissue
 10 GPa, ν 0.3) this prints the apparent modulus along axis 0 (superior–inferior) between
-frictionless platens from ``bonelib.fe3d.compression.compression_test`` and from ParOSol's
+frictionless platens from ``bonelib.fe.platens.compression_test`` and from ParOSol's
 ``UniaxialCompression`` (only the axial displacement of the bone on each platen prescribed;
 preconditioned CG to a relative residual of 1e-8, one MPI process), with each one's seconds.
 """
@@ -55,8 +55,8 @@ def main() -> int:
 
     from bonelib import data, scanner
     from bonelib.constants import VOXEL_SIZE_MM
-    from bonelib.fe3d import tissue_maps
-    from bonelib.fe3d.compression import compression_test
+    from bonelib.fe import tissue_maps
+    from bonelib.fe.platens import compression_test
 
     roi = next(data.fda_l1_rois())
     bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5

@@ -206,9 +206,9 @@ def real_bone(scale: str, force: bool = False) -> Path:
 def _verification(rng: np.random.Generator) -> list[dict]:
     """The 3D solver against exact answers (each is also a test in ``tests/test_fe3d.py``)."""
     from bonelib.constants import VOXEL_SIZE_MM
-    from bonelib.fe3d import homogenise_3d, tissue_maps
-    from bonelib.fe3d.analytic import laminate_3d, plane_strain_homogenise, rotate_stiffness
-    from bonelib.fe3d.hexahedron import isotropic_matrix
+    from bonelib.fe import homogenise_3d, tissue_maps
+    from bonelib.fe.analytic import laminate, plane_strain_homogenise, rotate_stiffness
+    from bonelib.fe.hex8 import isotropic_matrix
 
     def relative(C, reference):
         return float(np.abs(C - reference).max() / np.abs(reference).max())
@@ -224,7 +224,7 @@ def _verification(rng: np.random.Generator) -> list[dict]:
         nu = np.broadcast_to(ratios[tuple(index)], shape).copy()
         C = homogenise_3d(E, nu, VOXEL_SIZE_MM).C
         checks.append((f"laminate across {name}", "exact laminate",
-                       relative(C, laminate_3d(layers, ratios, np.ones(4), 2 - axis))))
+                       relative(C, laminate(layers, ratios, np.ones(4), name, ndim=3))))
     porous = tissue_maps(rng.random((8, 8, 8)) < 0.6)
     C = homogenise_3d(*porous, VOXEL_SIZE_MM).C
     shifted = homogenise_3d(*(np.roll(a, (2, 3, 5), (0, 1, 2)) for a in porous), VOXEL_SIZE_MM).C
@@ -274,7 +274,7 @@ def cube_fe(scale: str, force: bool = False) -> Path:
     from bonelib import cnn3d, cube_dataset, cubes, scanner
     from bonelib.connectivity import percolation
     from bonelib.constants import VOXEL_SIZE_MM
-    from bonelib.fe3d import homogenise_3d, tissue_maps
+    from bonelib.fe import homogenise_3d, tissue_maps
 
     settings = {"rois": config.REAL_BONE[scale]["rois"], "side": CUBE_SIDE}
     folder = cube_fe_folder(scale)
@@ -348,6 +348,6 @@ def cube_fe(scale: str, force: bool = False) -> Path:
 
 def _solvers() -> list[str]:
     """The 3D sparse solvers installed on the machine that made the study."""
-    from bonelib.fe3d import solvers
+    from bonelib.fe import solvers
 
-    return list(solvers.available())
+    return list(solvers.available(3))

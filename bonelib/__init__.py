@@ -13,7 +13,7 @@ Shared by both routes:
   :mod:`bonelib.data` (real micro-CT ROIs of human L1 bone), :mod:`bonelib.synth` (synthetic
   cohorts), :mod:`bonelib.scanner` (the scanner model), :mod:`bonelib.voi`,
   :mod:`bonelib.density` (grey value → density → tissue modulus, section 2.2, Eq. 1);
-- FE: :mod:`bonelib.fe` (periodic 2D homogenisation, Eq. 2–5) and :mod:`bonelib.fe3d` (3D
+- FE: :mod:`bonelib.fe` (periodic 2D homogenisation, Eq. 2–5) and :mod:`bonelib.fe` (3D
   cubes, platens); :func:`homogenise` takes either;
 - morphometry: :mod:`bonelib.morphometry`, :mod:`bonelib.morphometry3d`,
   :mod:`bonelib.connectivity`;
@@ -46,13 +46,13 @@ def homogenise(E, nu, voxel_size_mm: float = 0.082, **options):
     """Periodic FE homogenisation of a 2D image or a 3D volume of E (MPa) and ν per voxel.
 
     A 2D image goes to :func:`bonelib.fe.homogenise` (Q4, plane stress, 3 × 3 ``C``), a 3D
-    volume to :func:`bonelib.fe3d.homogenise_3d` (hexahedra, 6 × 6 ``C``); ``options`` are
+    volume to :func:`bonelib.fe.homogenise_3d` (hexahedra, 6 × 6 ``C``); ``options`` are
     theirs. The voxel size is in mm (default the HR-pQCT's 82 µm).
     """
     import numpy as np
 
     if np.ndim(E) == 3:
-        from bonelib.fe3d import homogenise_3d
+        from bonelib.fe import homogenise_3d
 
         return homogenise_3d(E, nu, voxel_size_mm, **options)
     from bonelib.fe import homogenise as homogenise_2d

@@ -55,8 +55,8 @@ def _homogenise_cube(image: np.ndarray, calibration, voxel: float, args: argpars
     import time
 
     from bonelib.cubes import cube_materials
-    from bonelib.fe3d import homogenise_3d
-    from bonelib.fe3d.compression import compression_test
+    from bonelib.fe import homogenise_3d
+    from bonelib.fe.platens import compression_test
 
     if image.ndim != 3:
         raise ValueError(f"--cube needs a 3D volume, got shape {image.shape}")

@@ -11,12 +11,12 @@ Every source of bone goes the same way:
 3. the bone's micro-structure on the same 82 µm grid (voxels at least half bone), cut into
    cubes of :data:`SIDE` voxels (:func:`bonelib.cubes.place_cubes`);
 4. each cube's label: the periodic homogenisation of its micro-structure (tissue 10 GPa,
-   ν 0.3, marrow dropped, :func:`bonelib.fe3d.homogenise_3d`), the full C (MPa), the
+   ν 0.3, marrow dropped, :func:`bonelib.fe.homogenise_3d`), the full C (MPa), the
    axial and shear moduli, and its 3D morphometry; and the densitometric and fabric
    measures an HR-pQCT reader takes from the grey cube (for the baselines).
 
 A cube whose bone does not wrap the periodic cell along all three axes cannot be homogenised
-without its marrow (see :func:`bonelib.fe3d.homogenise_3d`); it is kept in the table with
+without its marrow (see :func:`bonelib.fe.homogenise_3d`); it is kept in the table with
 ``wraps`` False and no moduli, so that how many were lost is on record.
 
 :func:`build` runs the volumes on Dask's process scheduler, one file per volume written
@@ -151,8 +151,8 @@ def label_cube(bone: NDArray[np.bool_]) -> dict[str, float | bool]:
         superior–inferior), NaN when the bone does not wrap; and :func:`bonelib.morphometry3d.describe`.
     """
     from bonelib.connectivity import percolation
-    from bonelib.cubes import TISSUE_MODULUS, TISSUE_POISSON
-    from bonelib.fe3d import homogenise_3d, tissue_maps
+    from bonelib.fe.materials import TISSUE_MODULUS, TISSUE_POISSON
+    from bonelib.fe import homogenise_3d, tissue_maps
     from bonelib.morphometry3d import describe
 
     row: dict = {f"C_{i + 1}{j + 1}": math.nan for i in range(6) for j in range(i, 6)}

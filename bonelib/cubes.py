@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bonelib.fe3d import homogenise_3d, tissue_maps
-from bonelib.fe3d.compression import compression_test
+from bonelib.fe import homogenise_3d, tissue_maps
+from bonelib.fe.materials import TISSUE_MODULUS, TISSUE_POISSON
+from bonelib.fe.platens import compression_test
 
 #: BV/TV range of a cube of vertebral cancellous bone; outside it a cube is flagged.
 CANCELLOUS_BV_TV = (0.03, 0.45)
-#: Tissue modulus of segmented micro-CT bone (MPa) and its Poisson's ratio.
-TISSUE_MODULUS, TISSUE_POISSON = 10_000.0, 0.3
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def cube_materials(grey: NDArray, calibration) -> tuple[NDArray, NDArray]:
 
 
 def cube_moduli(cube: NDArray[np.bool_], voxel_size_mm: float, axis: int = 0) -> dict[str, float]:
-    """Periodic and platen moduli (MPa) of a segmented cube of tissue of :data:`TISSUE_MODULUS`.
+    """Periodic and platen moduli (MPa) of a segmented cube of tissue of :data:`bonelib.fe.materials.TISSUE_MODULUS`.
 
     Returns
     -------

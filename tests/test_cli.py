@@ -57,7 +57,7 @@ def test_homogenise_matches_the_library(tmp_path, capsys):
 def test_homogenise_a_cube_matches_the_library(tmp_path, capsys):
     from bonelib.cubes import cube_materials
     from bonelib.density import Calibration
-    from bonelib.fe3d import homogenise_3d
+    from bonelib.fe import homogenise_3d
 
     k, i, j = np.indices((20, 20, 20)) % 5 < 2
     bone = (k & i) | (k & j) | (i & j)  # struts 2 voxels thick along x, y and z, every 5 voxels

@@ -1,4 +1,4 @@
-"""Verification of the periodic hexahedral homogenisation (bonelib.fe3d)."""
+"""Verification of the periodic hexahedral homogenisation (bonelib.fe)."""
 
 import numpy as np
 import pytest
@@ -6,11 +6,11 @@ import scipy.sparse as sp
 
 from bonelib import data, homogenise, scanner
 from bonelib.density import MARROW_MODULUS
-from bonelib.fe3d import LOAD_CASES_3D, homogenise_3d, tissue_maps
-from bonelib.fe3d.analytic import laminate_3d, plane_strain_homogenise, rotate_stiffness
-from bonelib.fe3d.compression import compression_test
-from bonelib.fe3d.hexahedron import isotropic_matrix
-from bonelib.fe3d.solvers import available
+from bonelib.fe import LOAD_CASES_3D, homogenise_3d, tissue_maps
+from bonelib.fe.analytic import laminate, plane_strain_homogenise, rotate_stiffness
+from bonelib.fe.platens import compression_test
+from bonelib.fe.hex8 import isotropic_matrix
+from bonelib.fe.solvers import available
 
 VOXEL = 0.082
 
@@ -45,7 +45,7 @@ def real_cube():
     return cube
 
 
-@pytest.mark.parametrize("solver", available())
+@pytest.mark.parametrize("solver", available(3))
 @pytest.mark.parametrize("shape", [(2, 2, 2), (3, 4, 5)])
 def test_homogeneous_cube_gives_the_material(solver, shape):
     result = homogenise_3d(np.full(shape, 1000.0), np.full(shape, 0.25), VOXEL, solver=solver)
@@ -66,12 +66,12 @@ def test_laminate_along_each_axis_is_exact(axis):
     E = np.broadcast_to(layers[tuple(index)], shape).copy()
     nu = np.broadcast_to(ratios[tuple(index)], shape).copy()
     C = homogenise_3d(E, nu, VOXEL).C
-    normal = 2 - axis  # array axis 0 is z
-    assert_matrix_close(C, laminate_3d(layers, ratios, np.ones(6), normal), 1e-12)
+    normal = "zyx"[axis]  # array axis 0 is z
+    assert_matrix_close(C, laminate(layers, ratios, np.ones(6), normal, ndim=3), 1e-12)
     # Shear across the layers: Reuss mean of μ; in the layers' plane: Voigt mean.
     mu = layers / (2 * (1 + ratios))
-    across = {2: [3, 4], 1: [3, 5], 0: [4, 5]}[normal]
-    in_plane = {2: 5, 1: 4, 0: 3}[normal]
+    across = {"z": [3, 4], "y": [3, 5], "x": [4, 5]}[normal]
+    in_plane = {"z": 5, "y": 4, "x": 3}[normal]
     np.testing.assert_allclose(np.diag(C)[across], 1 / np.mean(1 / mu), rtol=1e-12)
     np.testing.assert_allclose(C[in_plane, in_plane], np.mean(mu), rtol=1e-12)
 
@@ -144,10 +144,10 @@ def test_top_level_homogenise_takes_2d_and_3d():
     assert homogenise(np.full((3, 3, 3), 1000.0), np.full((3, 3, 3), 0.3)).C.shape == (6, 6)
 
 
-@pytest.mark.parametrize("solver", [s for s in available() if s != "cholmod"])
+@pytest.mark.parametrize("solver", [s for s in available(3) if s != "cholmod"])
 def test_solvers_agree_on_real_bone(real_cube, solver):
     E, nu = tissue_maps(real_cube)
-    reference = homogenise_3d(E, nu, VOXEL, solver=available()[0])
+    reference = homogenise_3d(E, nu, VOXEL, solver=available(3)[0])
     assert_matrix_close(homogenise_3d(E, nu, VOXEL, solver=solver).C, reference.C, 1e-6)
 
 
@@ -215,8 +215,8 @@ def test_bad_options():
 
 def test_the_lower_triangle_is_that_of_the_whole_symmetric_matrix(porous):
     """What CHOLMOD reads is assembled alone: the same entries, to round-off, as the whole matrix's."""
-    from bonelib.fe3d.hexahedron import hexahedron_stiffness
-    from bonelib.fe3d.voxel_mesh import VoxelMesh
+    from bonelib.fe.hex8 import hexahedron_stiffness
+    from bonelib.fe.voxel_mesh import VoxelMesh
 
     E, nu = porous
     mesh = VoxelMesh.of(E > MARROW_MODULUS)

@@ -111,7 +111,7 @@ def test_label_checks_its_input_once():
     """The grey image is checked at label() and not again on the way to the solver."""
     import bonelib._checks
     from bonelib import density, label, morphometry, scanner
-    fe_homogenise = importlib.import_module("bonelib.fe.homogenise")
+    fe_materials = importlib.import_module("bonelib.fe.materials")
 
     calls = []
 
@@ -121,7 +121,7 @@ def test_label_checks_its_input_once():
 
     grey = np.random.default_rng(0).integers(900, 2200, (24, 24))
     patches = [mock.patch.object(module, "finite_array", counting)
-               for module in (label, density, morphometry, fe_homogenise)]
+               for module in (label, density, morphometry, fe_materials)]
     for patch in patches:
         patch.start()
     try:

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bonelib._checks import finite_array
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.fe import solvers
-from bonelib.fe.element import (
+from bonelib.fe.quad4 import (
     centroid_strain_displacement,
     element_stiffness,
     macro_displacements,
     plane_stress_matrix,
 )
-from bonelib.fe.mesh import periodic_grid
+from bonelib.fe.materials import check_materials
+from bonelib.fe.pixel_mesh import periodic_grid
 
 #: Names of the three unit load cases, in Voigt order.
 LOAD_CASES = ("xx", "yy", "xy")
@@ -111,21 +111,6 @@ class Homogenisation:
     def nu_xy(self) -> float:
         """Poisson's ratio for uniaxial stress along x, −S₁₂/S₁₁."""
         return float(-self.S[0, 1] / self.S[0, 0])
-
-
-def check_materials(E: ArrayLike, nu: ArrayLike) -> tuple[NDArray, NDArray]:
-    """Return E (MPa) and ν as float64 images, or raise ValueError naming what is wrong."""
-    E = finite_array(E, "E", ndim=2).astype(np.float64, copy=False)
-    nu = finite_array(nu, "nu", ndim=2).astype(np.float64, copy=False)
-    if E.shape != nu.shape:
-        raise ValueError(f"E and nu must have the same shape, got {E.shape} and {nu.shape}")
-    if min(E.shape) < 2:
-        raise ValueError(f"the image must be at least 2 × 2 pixels, got {E.shape[0]} × {E.shape[1]}")
-    if np.any(E <= 0):
-        raise ValueError(f"E must be positive everywhere (MPa); minimum is {E.min()}")
-    if np.any(nu <= -1) or np.any(nu >= 0.5):
-        raise ValueError(f"nu must lie in (-1, 0.5); range is [{nu.min()}, {nu.max()}]")
-    return E, nu
 
 
 def homogenise(

@@ -20,18 +20,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bonelib._checks import finite_array
 from bonelib.connectivity import periodic_clusters
 from bonelib.density import MARROW_MODULUS
-from bonelib.fe3d.hexahedron import (
+from bonelib.fe.hex8 import (
     LOAD_CASES_3D,
     centroid_strain_displacement_3d,
     hexahedron_stiffness,
     isotropic_matrix,
     macro_displacements_3d,
 )
-from bonelib.fe3d.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
-from bonelib.fe3d.voxel_mesh import VoxelMesh
+from bonelib.fe.materials import check_materials
+from bonelib.fe.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
+from bonelib.fe.voxel_mesh import VoxelMesh
 
 #: What happens to the marrow: ``"drop"`` (default) or ``"keep"`` (exact, much slower).
 MARROW_OPTIONS = ("drop", "keep")
@@ -111,36 +111,6 @@ class Homogenisation3D:
         return -(S / np.diag(S)[:, None]) * (1 - np.eye(3))
 
 
-def check_materials_3d(E: ArrayLike, nu: ArrayLike) -> tuple[NDArray, NDArray]:
-    """Return E (MPa) and ν as float64 volumes, or raise ValueError naming what is wrong."""
-    E = finite_array(E, "E", ndim=3).astype(np.float64, copy=False)
-    nu = finite_array(nu, "nu", ndim=3).astype(np.float64, copy=False)
-    if E.shape != nu.shape:
-        raise ValueError(f"E and nu must have the same shape, got {E.shape} and {nu.shape}")
-    if min(E.shape) < 2:
-        raise ValueError(f"the cube must be at least 2 voxels along each axis, got {E.shape}")
-    if np.any(E <= 0):
-        raise ValueError(f"E must be positive everywhere (MPa); minimum is {E.min()}")
-    if np.any(nu <= -1) or np.any(nu >= 0.5):
-        raise ValueError(f"nu must lie in (-1, 0.5); range is [{nu.min()}, {nu.max()}]")
-    return E, nu
-
-
-def tissue_maps(bone: ArrayLike, tissue_modulus: float = 10_000.0, tissue_poisson: float = 0.3,
-                marrow_modulus: float = MARROW_MODULUS, marrow_poisson: float = 0.49) -> tuple[NDArray, NDArray]:
-    """E (MPa) and ν of a segmented volume: homogeneous tissue in the bone, marrow elsewhere.
-
-    Parameters
-    ----------
-    bone : array_like
-        Boolean volume, True where bone.
-    tissue_modulus : float
-        Young's modulus of the bone tissue (MPa); 10 GPa is usual for micro-CT models.
-    """
-    bone = np.asarray(bone, dtype=bool)
-    return (np.where(bone, tissue_modulus, marrow_modulus), np.where(bone, tissue_poisson, marrow_poisson))
-
-
 def elements_of(E: NDArray, marrow: str) -> tuple[NDArray[np.bool_], NDArray, str, float]:
     """The element voxels of a cell, whether the bone wraps along (x, y, z), what became of
     the marrow (``"dropped"`` or ``"kept"``) and the share of the bone in the elements."""
@@ -173,19 +143,19 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     fields : bool
         Also return displacement, strain, stress, von Mises stress and strain-energy density.
     solver : {"auto", "cholmod", "amg", "superlu"}
-        Backend (:mod:`bonelib.fe3d.solvers`).
+        Backend (:mod:`bonelib.fe.solvers`).
     marrow : {"drop", "keep"}
         Drop the marrow and the bone outside the largest cluster (default), or keep every voxel.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from bonelib.fe3d import homogenise_3d
+    >>> from bonelib.fe import homogenise_3d
     >>> E, nu = np.full((4, 4, 4), 1000.0), np.full((4, 4, 4), 0.25)
     >>> round(float(homogenise_3d(E, nu, 0.082).E[2]), 6)
     1000.0
     """
-    E, nu = check_materials_3d(E, nu)
+    E, nu = check_materials(E, nu, ndim=3)
     if not voxel_size_mm > 0:
         raise ValueError(f"voxel_size_mm must be positive, got {voxel_size_mm}")
     mask, wraps, marrow_status, kept = elements_of(E, marrow)
@@ -194,7 +164,7 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     Ke = hexahedron_stiffness(E_el, nu_el)  # unit voxel: C does not depend on the voxel size
     U = macro_displacements_3d()  # (24, 6)
     forces = mesh.assemble_vector(-(Ke @ U))[3:]
-    name = available()[0] if solver == "auto" else solver
+    name = available(3)[0] if solver == "auto" else solver
     triangle = TRIANGLE.get(name, "full")  # an unknown name: factorize_3d says which are known
     solve = factorize_3d(mesh.stiffness(Ke, triangle=triangle), rigid_body_modes(mesh.node_coordinates())[3:], name)
     fluctuation = np.zeros((mesh.n_dofs, 6))

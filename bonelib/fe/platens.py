@@ -9,7 +9,7 @@ modulus is the platen force per cube cross-section over the strain. Only the bon
 that joins both platens is meshed (face-connected, not across the cube's sides); bone that
 does not reach both carries no load in this test.
 
-On a cube cut from a scan this modulus and the periodic one (:func:`bonelib.fe3d.homogenise_3d`,
+On a cube cut from a scan this modulus and the periodic one (:func:`bonelib.fe.homogenise_3d`,
 ``E`` along the same axis) differ by the boundaries, not by the bone: the periodic cell joins
 opposite faces whose bone does not match (its seams), the platens keep the loaded faces plane
 and leave struts cut at the sides unloaded.
@@ -24,10 +24,10 @@ from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from bonelib.density import MARROW_MODULUS
-from bonelib.fe3d.hexahedron import hexahedron_stiffness
-from bonelib.fe3d.homogenise import check_materials_3d
-from bonelib.fe3d.solvers import available, factorize_3d, rigid_body_modes
-from bonelib.fe3d.voxel_mesh import VoxelMesh
+from bonelib.fe.hex8 import hexahedron_stiffness
+from bonelib.fe.materials import check_materials
+from bonelib.fe.solvers import available, factorize_3d, rigid_body_modes
+from bonelib.fe.voxel_mesh import VoxelMesh
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,16 @@ def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "
     axis : {0, 1, 2}
         Array axis of the load. The modulus does not depend on the voxel size.
     solver : {"auto", "cholmod", "amg", "superlu"}
-        Backend (:mod:`bonelib.fe3d.solvers`).
+        Backend (:mod:`bonelib.fe.solvers`).
     """
-    E, nu = check_materials_3d(E, nu)
+    E, nu = check_materials(E, nu, ndim=3)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
     E, nu = np.moveaxis(E, axis, 0), np.moveaxis(nu, axis, 0)
     bone = E > MARROW_MODULUS
     labels, _ = ndimage.label(bone)
     spanning = np.intersect1d(labels[0][labels[0] > 0], labels[-1][labels[-1] > 0])
-    name = available()[0] if solver == "auto" else solver
+    name = available(3)[0] if solver == "auto" else solver
     if spanning.size == 0:
         return PlatenTest(E_apparent=0.0, axis=axis, bone_kept=0.0, solver=name)
     sizes = np.bincount(labels.ravel())

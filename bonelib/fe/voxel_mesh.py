@@ -1,7 +1,7 @@
 """The voxel mesh of a 3D cell: one 8-node hexahedron per element voxel.
 
 Node (k, i, j) is the corner of voxel (k, i, j) nearest the origin, and voxel (k, i, j) joins
-the nodes (k + dz, i + dy, j + dx) of its local nodes (:mod:`bonelib.fe3d.hexahedron`). On a
+the nodes (k + dz, i + dy, j + dx) of its local nodes (:mod:`bonelib.fe.hex8`). On a
 periodic cell the indices are taken modulo the cell (as many nodes as voxels); otherwise the
 node grid is one larger than the voxels along each axis. Only the voxels that are elements
 (the bone, when marrow is dropped) enter the mesh; the nodes they touch are renumbered
@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from bonelib.fe3d.hexahedron import NODE_X, NODE_Y, NODE_Z
+from bonelib.fe.hex8 import NODE_X, NODE_Y, NODE_Z
 
 
 @dataclass(frozen=True, eq=False)
