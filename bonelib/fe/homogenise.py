@@ -31,24 +31,26 @@ LOAD_CASES = ("xx", "yy", "xy")
 
 @dataclass(frozen=True)
 class Fields:
-    """Fields of one unit load case, per pixel (element) or per node.
+    """Fields of one unit load case, per pixel or voxel (element) or per node, in 2D or 3D.
 
-    x runs along columns (axis 1) and y along rows (axis 0).
+    In 2D x runs along columns (axis 1) and y along rows (axis 0); in 3D x along axis 2,
+    y along axis 1 and z along axis 0, the cube indexed ``[z, y, x]``.
 
     Attributes
     ----------
     displacement : numpy.ndarray
-        (rows, cols, 2) total displacement (u, v) in mm of the node at each pixel's
-        top-left corner, for a macro-strain of 1 (scale linearly for other strains).
+        (rows, cols, 2) or (nz, ny, nx, 3) total displacement in mm of the node at each
+        element's corner nearest the origin, for a macro-strain of 1 (scale linearly for other
+        strains); in 3D NaN where no element touches the node.
     strain : numpy.ndarray
-        (rows, cols, 3) element-average strain (εxx, εyy, γxy).
+        (..., 3) or (..., 6) element-average strain, Voigt order, engineering shear; zero in
+        dropped voxels.
     stress : numpy.ndarray
-        (rows, cols, 3) element-average stress (σxx, σyy, τxy) in MPa.
+        (..., 3) or (..., 6) element-average stress in MPa, Voigt order.
     von_mises : numpy.ndarray
-        (rows, cols) plane-stress von Mises stress of the element-average stress (MPa).
+        Von Mises stress of the element-average stress (MPa; plane stress in 2D).
     strain_energy_density : numpy.ndarray
-        (rows, cols) strain energy per unit volume of each element, integrated exactly
-        (MPa = MJ/m³).
+        Strain energy per unit volume of each element, integrated exactly (MPa = MJ/m³).
     """
 
     displacement: NDArray

@@ -29,36 +29,13 @@ from bonelib.fe.hex8 import (
     isotropic_matrix,
     macro_displacements_3d,
 )
+from bonelib.fe.homogenise import Fields
 from bonelib.fe.materials import check_materials
 from bonelib.fe.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
 from bonelib.fe.voxel_mesh import VoxelMesh
 
 #: What happens to the marrow: ``"drop"`` (default) or ``"keep"`` (exact, much slower).
 MARROW_OPTIONS = ("drop", "keep")
-
-
-@dataclass(frozen=True)
-class Fields3D:
-    """Fields of one unit load case, per voxel, indexed ``[z, y, x]`` like the cube.
-
-    Attributes
-    ----------
-    displacement : numpy.ndarray
-        (nz, ny, nx, 3) total displacement (u, v, w) in mm of the node at each voxel's corner
-        nearest the origin, for a macro-strain of 1; NaN where no element touches the node.
-    strain, stress : numpy.ndarray
-        (nz, ny, nx, 6) element-average strain and stress (MPa), Voigt order; zero in dropped voxels.
-    von_mises : numpy.ndarray
-        (nz, ny, nx) von Mises stress of the element-average stress (MPa).
-    strain_energy_density : numpy.ndarray
-        (nz, ny, nx) strain energy per unit volume of each voxel, integrated exactly (MPa = MJ/m³).
-    """
-
-    displacement: NDArray
-    strain: NDArray
-    stress: NDArray
-    von_mises: NDArray
-    strain_energy_density: NDArray
 
 
 @dataclass(frozen=True)
@@ -78,7 +55,7 @@ class Homogenisation3D:
         Share of the bone voxels in the mesh (1 when the marrow is kept).
     solver : str
         Backend that solved the system.
-    fields : dict of str to Fields3D, or None
+    fields : dict of str to Fields, or None
         Fields of the six load cases when requested.
     """
 
@@ -87,7 +64,7 @@ class Homogenisation3D:
     marrow: str
     bone_kept: float
     solver: str
-    fields: dict[str, Fields3D] | None = None
+    fields: dict[str, Fields] | None = None
 
     @property
     def S(self) -> NDArray:
@@ -183,8 +160,8 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
 
 
 def _fields(mesh: VoxelMesh, shape: tuple, voxel_size_mm: float, fluctuation: NDArray, strain: NDArray,
-            stress: NDArray, energy: NDArray) -> dict[str, Fields3D]:
-    """Per-voxel fields of the six load cases (see :class:`Fields3D`)."""
+            stress: NDArray, energy: NDArray) -> dict[str, Fields]:
+    """Per-voxel fields of the six load cases (see :class:`Fields`)."""
     coordinates = mesh.node_coordinates()
     out = {}
     for j, load in enumerate(LOAD_CASES_3D):
@@ -204,6 +181,6 @@ def _fields(mesh: VoxelMesh, shape: tuple, voxel_size_mm: float, fluctuation: ND
         s = per_voxel["stress"]
         von_mises = np.sqrt(0.5 * ((s[..., 0] - s[..., 1]) ** 2 + (s[..., 1] - s[..., 2]) ** 2
                                    + (s[..., 2] - s[..., 0]) ** 2) + 3 * (s[..., 3:] ** 2).sum(axis=-1))
-        out[load] = Fields3D(displacement=displacement.reshape(*shape, 3), strain=per_voxel["strain"],
+        out[load] = Fields(displacement=displacement.reshape(*shape, 3), strain=per_voxel["strain"],
                              stress=s, von_mises=von_mises, strain_energy_density=density.reshape(shape))
     return out
