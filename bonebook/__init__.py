@@ -11,5 +11,7 @@
 - :mod:`bonebook.execute`: the chapters executed with papermill; they only read result files;
 - :mod:`bonebook.viz`, :mod:`bonebook.diagrams`: figures and tables in the chapters.
 
-Run the steps as ``python -m bonebook.reproduce --scale ci|paper`` (``make reproduce``).
+Run the steps as ``python -m bonebook.reproduce --scale ci|paper`` (``make reproduce``). It
+ships in the same distribution as ``bonelib`` and needs its ``all`` extra (pandas, plotly,
+IPython, papermill, TensorFlow): ``pip install -e '.[all]'``, as ``make`` does.
 """

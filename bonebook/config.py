@@ -122,6 +122,11 @@ class Artefacts:
         """The shipped ensemble of the scale: in the package at paper scale, beside the results otherwise."""
         return ROOT / "bonelib" / "data" / "models" if self.root.name == "paper" else self.snapshot / "models"
 
+    @property
+    def models_3d(self) -> Path:
+        """The 3D ensemble of the scale: in the package at paper scale, beside the 3D results otherwise."""
+        return ROOT / "bonelib" / "data" / "models3d" if self.root.name == "paper" else self.snapshot / "cubes3d" / "models"
+
 
 def artefacts(scale: str) -> Artefacts:
     """The artefacts of a scale (``"ci"`` or ``"paper"``)."""

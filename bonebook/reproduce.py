@@ -279,8 +279,8 @@ def write_provenance(scale: str) -> None:
 
     snapshot = config.artefacts(scale).snapshot
     revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib"], capture_output=True, text=True,
-                                cwd=ROOT).stdout.strip())
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib", "bonebook"], capture_output=True,
+                                text=True, cwd=ROOT).stdout.strip())
     packages = {}
     for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "scikit-sparse"):
         try:

@@ -29,9 +29,7 @@ def results(scale: str) -> Path:
 
 def models(scale: str) -> Path:
     """Where the scale's 3D ensemble goes: in the package at paper scale, beside the results otherwise."""
-    from bonelib import cnn3d
-
-    return cnn3d.PACKAGED if scale == "paper" else results(scale) / "models"
+    return config.artefacts(scale).models_3d
 
 
 def build(scale: str, workers: int, cache: str | None) -> Path:

@@ -44,11 +44,27 @@ def cube_fe_folder(scale: str) -> Path:
 
 
 def identity(study: str, scale: str, settings: dict) -> dict:
-    """What makes a study the study it is: its version, scale, seed, settings and the library's versions."""
+    """What makes a study the study it is: its version, scale, seed and settings, the versions
+    of the library code it runs (the 2D route's for ``real_bone``, the 3D route's for
+    ``cube_fe``) and, for ``cube_fe``, digests of the 3D dataset's table and ensemble it reads."""
     from bonelib import versions
 
-    return {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
-            "settings": settings, "code": versions.recorded()}
+    made = {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
+            "settings": settings}
+    if study == "real_bone":
+        return {**made, "code": versions.slice_route()}
+    artefacts = config.artefacts(scale)
+    inputs = {"cubes.csv": _digest(artefacts.snapshot / "cubes3d" / "cubes.csv"),
+              "ensemble.json": _digest(artefacts.models_3d / "ensemble.json")}
+    return {**made, "code": {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK},
+            "inputs": inputs}
+
+
+def _digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes (first 16 hex digits), None when it is missing."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
 
 
 def up_to_date(folder: Path, made: dict) -> bool:
@@ -324,8 +340,7 @@ def cube_fe(scale: str, force: bool = False) -> Path:
 
     laws = _law_transfer(config.artefacts(scale).snapshot / "cubes3d" / "cubes.csv")
 
-    ensemble = cnn3d.load_ensemble(cnn3d.PACKAGED if scale == "paper" else
-                                   config.artefacts(scale).snapshot / "cubes3d" / "models")
+    ensemble = cnn3d.load_ensemble(config.artefacts(scale).models_3d)
     roi = rois[0]
     grey_volume, calibration = scanner.scan(roi.bone, roi.voxel_size_mm, seed=config.SEED)
     bone_volume = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5

@@ -72,7 +72,7 @@ def image_axes(figure, columns: int, ticks: bool = False) -> None:
         figure.update_xaxes(showticklabels=ticks, row=1, col=column)
 
 
-def provenance_note(provenance: dict, current_code: dict[str, str]) -> HTML:
+def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
     """When, where, from which commit and how fast a results snapshot was made; in red if stale.
 
     Parameters

@@ -13,8 +13,8 @@ Shared by both routes:
   :mod:`bonelib.data` (real micro-CT ROIs of human L1 bone), :mod:`bonelib.synth` (synthetic
   cohorts), :mod:`bonelib.scanner` (the scanner model), :mod:`bonelib.voi`,
   :mod:`bonelib.density` (grey value → density → tissue modulus, section 2.2, Eq. 1);
-- FE: :mod:`bonelib.fe` (periodic 2D homogenisation, Eq. 2–5) and :mod:`bonelib.fe` (3D
-  cubes, platens); :func:`homogenise` takes either;
+- FE: :mod:`bonelib.fe`, periodic homogenisation of 2D images (Eq. 2–5) and of 3D cubes,
+  and the platen test; :func:`homogenise` takes either;
 - morphometry: :mod:`bonelib.morphometry`, :mod:`bonelib.morphometry3d`,
   :mod:`bonelib.connectivity`;
 - learning: :mod:`bonelib.metrics`, :mod:`bonelib.weights` (the networks' files).

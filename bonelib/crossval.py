@@ -84,7 +84,7 @@ def parts(table: dict[str, NDArray], run: Run, val_donors: int, seed: int = 0) -
 
 
 def identity(run: Run, dataset: str, val_donors: int, seed: int = 0) -> dict:
-    """What makes a run the run it is (``run.json``): the run, its seed, the dataset and the code."""
+    """What makes a run the run it is (``run.json``): the run, its seed, the dataset and the training version."""
     from bonelib.versions import SLICE_TRAINING
 
     return {**asdict(run), "val_donors": val_donors if run.scheme == "donor-cv" else None,

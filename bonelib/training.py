@@ -188,8 +188,8 @@ def trained(model_name: str, data: str | Path, out: str | Path, epochs: int, rep
     """The test metrics of a finished run in ``out``, training (or resuming) it first if needed.
 
     A finished run is reused only if it is the run asked for: same model, epochs, scheme,
-    batch size and seed, trained on this very dataset (its fingerprint) by the same network
-    code. Otherwise this refuses, so a book or script never reports a run it did not ask for,
+    batch size and seed, trained on this very dataset (its fingerprint) by training code of
+    the same version (:data:`bonelib.versions.SLICE_TRAINING`). Otherwise this refuses, so a book or script never reports a run it did not ask for,
     nor one trained on a dataset that has since been rebuilt.
 
     Parameters

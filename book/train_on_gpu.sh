@@ -6,7 +6,7 @@
 # are regenerated from the seed on the machine's cores and checked against the digests, the
 # runs train with Keras on JAX, and the runs' small outputs (histories, metrics, test
 # predictions, the improved networks as float16 weights) come back in runs.tgz. Keras and
-# its two small dependencies travel as wheels in .whl/ (see book/README or the closing note).
+# its two small dependencies travel as wheels in .whl/ (downloaded beforehand with pip download).
 #
 # Usage: OUT=/some/folder bash book/train_on_gpu.sh [BUDGET_SECONDS]
 set -uo pipefail

@@ -335,3 +335,15 @@ def test_networks_of_another_architecture_are_retrained_and_refused(tmp_path):
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)  # folds of version 1: trained again
     assert (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns != trained_at
     assert cnn3d.load_ensemble(tmp_path / "models").info["architecture"] == cnn3d.ARCHITECTURE
+
+
+@pytest.mark.parametrize("recorded", [{"label_version": "other"}, {}])
+def test_a_cube_folder_labelled_by_another_label_version_is_refused(tmp_path, recorded):
+    import json
+
+    (tmp_path / "parameters.json").write_text(json.dumps({"side": 50, **recorded}))
+    selection = cube_dataset.volumes(real=1, synthetic=0)
+    with pytest.raises(ValueError, match="cube label version"):
+        cube_dataset.build(tmp_path, selection, workers=1, progress=False)
+    assert not (tmp_path / "volumes").exists()
+    assert json.loads((tmp_path / "parameters.json").read_text()) == {"side": 50, **recorded}

@@ -107,7 +107,7 @@ def open_store(path: str | Path) -> tuple[Path, dict]:
 
 
 def fingerprint(path: str | Path) -> str:
-    """The identity of a complete store: the hash of its parameters and of the code that made it."""
+    """The identity of a complete store: the hash of its parameters, label version included."""
     return open_store(path)[1]["fingerprint"]
 
 
