@@ -47,7 +47,7 @@ book: notebooks
 test: $(INSTALLED)
 	$(MAKE) --no-print-directory --jobs 2 paper-book ci-pipeline
 	$(MAKE) --no-print-directory book SCALE=ci
-	$(BIN)/python -m pytest tests bonelib --doctest-modules --nbval-lax book/generated --numprocesses auto --dist loadfile --durations=12
+	$(BIN)/python -m pytest tests bonelib bonebook --doctest-modules --nbval-lax book/generated --numprocesses auto --dist loadfile --durations=12
 
 paper-book: $(INSTALLED)
 	$(MAKE) --no-print-directory book SCALE=paper

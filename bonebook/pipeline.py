@@ -1,10 +1,17 @@
-"""What every step of the reproduction shares: its log, the machine it ran on, its time budget."""
+"""What every step of the reproduction shares, in both routes: its log, the machine it ran on,
+the key that says whether it is up to date, the record of its runs, the provenance of a results
+folder, and its time budget."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
+from typing import Callable
+
+from bonelib._files import write_json
 
 
 def log(message: str) -> None:
@@ -25,6 +32,60 @@ def machine() -> dict:
         gpu = None
     return {"host": platform.node(), "system": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "gpu": gpu,
             "python": platform.python_version()}
+
+
+def step_key(version: int, code: dict[str, int], settings: object, upstream: list[Path]) -> str:
+    """Hash of what a step's outputs depend on: its own version, the library versions it rests
+    on (:mod:`bonelib.versions`), the settings it reads and the bytes of its upstream files
+    (a missing one counts as such)."""
+    digest = hashlib.sha256(repr((version, sorted(code.items()), settings)).encode())
+    for path in upstream:
+        digest.update(path.read_bytes() if path.exists() else b"missing")
+    return digest.hexdigest()[:16]
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def run_step(name: str, steps_file: Path, action: Callable[[], None], key: Callable[[], str | None],
+             force: bool = False) -> bool:
+    """Run ``action`` unless the step's recorded key is its ``key()`` now (None: always run);
+    then record in ``steps_file`` its key, wall time, finish time and machine. Whether it ran."""
+    if not force and (current := key()) is not None and _read(steps_file).get(name, {}).get("key") == current:
+        log(f"step {name}: up to date")
+        return False
+    log(f"step {name}")
+    started = time.time()
+    action()
+    steps = _read(steps_file)
+    steps[name] = {"key": key(), "seconds": round(time.time() - started, 1),
+                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
+    steps_file.parent.mkdir(parents=True, exist_ok=True)
+    write_json(steps_file, steps)
+    return True
+
+
+def write_provenance(folder: Path, scale: str, code: dict[str, int], **extra) -> None:
+    """``folder/provenance.json``: revision (and whether bonelib or bonebook had uncommitted
+    changes), the versions of the code, the packages, and each step of ``folder/steps.json``."""
+    import subprocess
+    from importlib import metadata
+
+    root = Path(__file__).resolve().parent.parent
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib", "bonebook"], capture_output=True,
+                                text=True, cwd=root).stdout.strip())
+    packages = {}
+    for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "scikit-sparse"):
+        try:
+            packages[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            packages[package] = None
+    write_json(folder / "provenance.json", {
+        "scale": scale, "git_revision": revision, "uncommitted_bonelib_changes": dirty,
+        "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": code, **extra,
+        "versions": packages, "steps": _read(folder / "steps.json")})
 
 
 class Deadline:

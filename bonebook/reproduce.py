@@ -34,13 +34,12 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bonebook import config, studies
-from bonebook.pipeline import log, machine
+from bonebook import config, pipeline, studies
+from bonebook.pipeline import log, step_key
 from bonebook.train_step import finished_runs, images_from_store, step_train
 from bonelib import versions
 from bonelib._files import write_json
@@ -232,67 +231,26 @@ def _upstream(scale: str, step: str) -> list[Path]:
 
 def _key(scale: str, step: str) -> str:
     """Hash of what a step's outputs depend on: its code, the settings it reads, the upstream files."""
-    import hashlib
-
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
                 "external": (), "metrics": (evaluation.val_donors,),
                 "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale]),
                 "real_bone": (sorted(config.REAL_BONE[scale].items()),)}[step]
-    digest = hashlib.sha256(repr((STEP_VERSIONS[step], sorted(versions.slice_route().items()))).encode())
-    digest.update(repr((config.SEED, *settings)).encode())
-    for path in _upstream(scale, step):
-        digest.update(path.read_bytes() if path.exists() else b"missing")
-    return digest.hexdigest()[:16]
-
-
-def _steps_file(scale: str) -> Path:
-    return config.artefacts(scale).snapshot / "steps.json"
+    return step_key(STEP_VERSIONS[step], versions.slice_route(), (config.SEED, *settings), _upstream(scale, step))
 
 
 def run_step(scale: str, step: str, force: bool = False, **options) -> None:
     """Run one step unless its outputs are up to date; record its wall time and machine."""
-
-    steps = json.loads(_steps_file(scale).read_text()) if _steps_file(scale).exists() else {}
-    key = _key(scale, step) if step in STEP_VERSIONS else None
-    if key is not None and not force and steps.get(step, {}).get("key") == key:
-        log(f"step {step} ({scale}): up to date")
-        return
-    log(f"step {step} ({scale})")
-    started = time.time()
-    if step == "train":
-        step_train(scale, **options)
-    else:
-        globals()[f"step_{step}"](scale)
-    key = _key(scale, step) if step in STEP_VERSIONS else None
-    steps = json.loads(_steps_file(scale).read_text()) if _steps_file(scale).exists() else {}
-    steps[step] = {"key": key, "seconds": round(time.time() - started, 1),
-                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
-    config.artefacts(scale).snapshot.mkdir(parents=True, exist_ok=True)
-    write_json(_steps_file(scale), steps)
+    action = (lambda: step_train(scale, **options)) if step == "train" else (lambda: globals()[f"step_{step}"](scale))
+    pipeline.run_step(step, config.artefacts(scale).snapshot / "steps.json", action,
+                      lambda: _key(scale, step) if step in STEP_VERSIONS else None, force)
 
 
 def write_provenance(scale: str) -> None:
     """``provenance.json``: revision, code and package versions, and each step's machine and wall time."""
-    import subprocess
-    from importlib import metadata
-
     snapshot = config.artefacts(scale).snapshot
-    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib", "bonebook"], capture_output=True,
-                                text=True, cwd=ROOT).stdout.strip())
-    packages = {}
-    for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "scikit-sparse"):
-        try:
-            packages[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            packages[package] = None
-    write_json(snapshot / "provenance.json", {
-        "scale": scale, "git_revision": revision, "uncommitted_bonelib_changes": dirty,
-        "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "code": versions.slice_route(),
-        "dataset": json.loads((snapshot / "dataset.json").read_text())["fingerprint"],
-        "versions": packages, "steps": json.loads(_steps_file(scale).read_text())})
+    pipeline.write_provenance(snapshot, scale, versions.slice_route(),
+                              dataset=json.loads((snapshot / "dataset.json").read_text())["fingerprint"])
 
 
 def markdown_table(scale: str) -> str:

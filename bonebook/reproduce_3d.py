@@ -8,8 +8,11 @@ the training specimens) and fits the laws once per fold of real specimens and wr
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
 where they stopped. The ``study`` step then computes what the chapter shows beside them
-(:func:`studies.cube_fe`: the solver's verification, real-cube moduli, marrow, stress, the
-laws' transfer, the cost), skipped when up to date. ``--table`` prints the held-out metrics.
+(:func:`bonebook.studies.cube_fe`: the solver's verification, real-cube moduli, marrow,
+stress, the laws' transfer, the cost). As in :mod:`bonebook.reproduce`, a step is skipped when
+its key (:func:`_key`) is the one recorded in ``results/<scale>/cubes3d/steps.json``, and
+``provenance.json`` there records the revision, versions, machine and wall time of each.
+``--table`` prints the held-out metrics.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from bonebook import config, studies
+from bonebook import config, pipeline, studies
+from bonelib import versions
+
+#: The steps, in order.
+STEPS = ("build", "evaluate", "study")
+#: The version of each step's own code, bumped by hand when what it writes changes.
+STEP_VERSIONS = {"build": 1, "evaluate": 1, "study": studies.STUDY_VERSIONS["cube_fe"]}
 
 
 def results(scale: str) -> Path:
@@ -77,11 +86,32 @@ def table(scale: str) -> str:
     return "\n".join(lines)
 
 
+def _key(scale: str, step: str) -> str:
+    """Hash of what a step's outputs depend on (:func:`bonebook.pipeline.step_key`): the build's
+    settings and the label version (and its own folder's record, so that a machine without the
+    labelled cubes builds them); the evaluation's settings, both versions and the cube tables;
+    the study's identity (:func:`bonebook.studies.identity`, digests of its inputs included)."""
+    chosen = config.CUBES_3D[scale]
+    code = {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK}
+    if step == "build":
+        return pipeline.step_key(STEP_VERSIONS[step], {"cube_labels": versions.CUBE_LABELS},
+                                 (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"]),
+                                 [config.artefacts(scale).root / "cubes3d" / "parameters.json"])
+    if step == "evaluate":
+        settings = (config.SEED, chosen["folds"], chosen["epochs"], tuple(chosen["sources"]), chosen["base"],
+                    tuple(chosen["axes"]), chosen["between"], tuple(chosen["widths"]))
+        return pipeline.step_key(STEP_VERSIONS[step], code, settings,
+                                 [results(scale) / "cubes.csv", results(scale) / "between.csv"])
+    study = studies.identity("cube_fe", scale, {"rois": config.REAL_BONE[scale]["rois"], "side": studies.CUBE_SIDE})
+    return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=config.SCALES, default="ci", help="size of the run (default ci)")
-    parser.add_argument("--steps", nargs="+", choices=("build", "evaluate", "study"),
-                        default=["build", "evaluate", "study"], help="steps to run (default all; each resumes)")
+    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS),
+                        help="steps to run (default all; each is skipped when up to date, and resumes)")
+    parser.add_argument("--force", action="store_true", help="run the steps even if up to date")
     parser.add_argument("--workers", type=int, default=2, help="processes labelling volumes (default 2)")
     parser.add_argument("--cache", help="folder of the collection's ROIs that do not ship (fetched there once; "
                                             "default: the user cache)")
@@ -90,13 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(table(args.scale))
         return 0
-    if "build" in args.steps:
-        build(args.scale, args.workers, args.cache)
-    if "evaluate" in args.steps:
-        evaluate(args.scale)
-        print(table(args.scale))
-    if "study" in args.steps:
-        studies.cube_fe(args.scale)
+    actions = {"build": lambda: build(args.scale, args.workers, args.cache),
+               "evaluate": lambda: evaluate(args.scale),
+               "study": lambda: studies.cube_fe(args.scale, force=True)}
+    ran = [pipeline.run_step(step, results(args.scale) / "steps.json", actions[step],
+                             lambda: _key(args.scale, step), args.force)
+           for step in STEPS if step in args.steps]
+    if any(ran):
+        pipeline.write_provenance(results(args.scale), args.scale, {"cube_labels": versions.CUBE_LABELS,
+                                                                      "cube_network": versions.CUBE_NETWORK})
+    print(table(args.scale))
     return 0
 
 
