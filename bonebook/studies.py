@@ -89,6 +89,13 @@ def _finish(folder: Path, made: dict, began: float, **summary) -> None:
                                        "machine": machine(), **summary})
 
 
+def _progress(items, what: str):
+    """``items`` with a progress bar on standard error (what is being done, how many, how long)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=what, unit="volume", leave=False)
+
+
 def _write_frame(path: Path, records: list[dict]) -> None:
     import pandas as pd
 
@@ -133,16 +140,16 @@ def real_bone(scale: str, force: bool = False) -> Path:
         return folder
     began = time.time()
     rois = chosen_rois(settings["rois"])
-    scans = {roi.roi: scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi) for roi in rois}
+    scans = {roi.roi: scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi) for roi in _progress(rois, "scanning ROIs")}
     side = next(iter(scans.values()))[0].shape[0]
     specs = synth.plan(n_donors=35, seed=config.SEED)[:: 105 // settings["synthetic"]][: settings["synthetic"]]
     synthetic = {}
-    for spec in specs:
+    for spec in _progress(specs, "paper-shaped volumes"):
         vertebra = spec.scan(n_slices=side)
         start = (vertebra.volume.shape[1] - side) // 2
         synthetic[f"{spec.donor}-{spec.level}"] = (vertebra.volume[:, start:start + side, start:start + side],
                                                    vertebra.calibration)
-    realistic = list(realism.realistic_volumes(settings["synthetic"], seed=config.SEED))
+    realistic = list(_progress(realism.realistic_volumes(settings["synthetic"], seed=config.SEED), "realistic volumes"))
     log(f"real_bone ({scale}): {len(rois)} real ROIs, {len(synthetic)} paper-shaped and {len(realistic)} "
         "realistic volumes scanned")
 
@@ -161,8 +168,9 @@ def real_bone(scale: str, force: bool = False) -> Path:
                                    for image, c in panels.values()]))
 
     # Morphometry of real and realistic bone, and the acceptance comparison.
-    real = realism.measure_all(((r.bone, r.voxel_size_mm, r.roi) for r in rois), settings["sections"])
-    measured = realism.measure_all(realistic, settings["sections"])
+    real = realism.measure_all(((r.bone, r.voxel_size_mm, r.roi) for r in _progress(rois, "morphometry, real")),
+                               settings["sections"])
+    measured = realism.measure_all(_progress(realistic, "morphometry, realistic"), settings["sections"])
     write_json(folder / "realism.json", {"real_volumes": len(rois), "realistic_volumes": len(realistic),
                                          "rows": realism.compare(real, measured)})
     log(f"real_bone ({scale}): morphometry")
@@ -173,7 +181,7 @@ def real_bone(scale: str, force: bool = False) -> Path:
 
     # The paper's 2D route on sections.
     records = []
-    for r in rois:
+    for r in _progress(rois, "sections"):
         records += section_rows(*scans[r.roi], VOXEL_SIZE_MM, settings["sections"], source="real, 82 µm",
                                 specimen=r.specimen)
         native, native_calibration = scanner.scan(r.bone, r.voxel_size_mm, seed=r.roi, to_mm=r.voxel_size_mm)
@@ -317,7 +325,7 @@ def cube_fe(scale: str, force: bool = False) -> Path:
         origin = cubes.central_wrapping_origin([r for r in rows if r["roi"] == roi.roi], bone[roi.roi].shape, side)
         chosen[roi.roi] = bone[roi.roi][tuple(slice(o, o + side) for o in origin)]
     moduli = []
-    for roi in rois:
+    for roi in _progress(rois, "real cubes"):
         start = time.perf_counter()
         values = cubes.cube_moduli(chosen[roi.roi], VOXEL_SIZE_MM)
         moduli.append({"specimen": roi.specimen, "roi": roi.roi, **values, "seconds": time.perf_counter() - start})
