@@ -262,3 +262,12 @@ def test_platens_without_bone_joining_them():
     bone = np.zeros((6, 5, 5), bool)
     bone[1:3] = True
     assert compression_test(*tissue_maps(bone), axis=0).E_apparent == 0.0
+
+
+def test_one_result_type_serves_2d_and_3d(porous_result):
+    """The 3D result names its moduli as the 2D one does; the paper's in-plane E_eff is 2D only."""
+    assert porous_result.ndim == 3 and porous_result.C.shape == (6, 6)
+    assert porous_result.E_x == porous_result.E[0] and porous_result.E_y == porous_result.E[1]
+    assert porous_result.G_xy == porous_result.G[2]
+    with pytest.raises(ValueError, match="2D slice"):
+        porous_result.E_eff

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from bonelib.fe.hex8 import LOAD_CASES_3D
 from bonelib.fe.homogenise import LOAD_CASES, Fields, Homogenisation, homogenise
-from bonelib.fe.homogenise_3d import Homogenisation3D, homogenise_3d
+from bonelib.fe.homogenise_3d import homogenise_3d
 from bonelib.fe.materials import check_materials, tissue_maps
 from bonelib.fe.pixel_mesh import periodic_grid
 from bonelib.fe.platens import PlatenTest, compression_test
@@ -42,5 +42,5 @@ def stiffness_matrix(E: ArrayLike, nu: ArrayLike) -> sp.csr_matrix:
     return periodic_grid(*E.shape).reduced_matrix(element_stiffness(E.ravel(), nu.ravel()))
 
 
-__all__ = ["LOAD_CASES", "LOAD_CASES_3D", "Fields", "Homogenisation", "Homogenisation3D", "PlatenTest",
+__all__ = ["LOAD_CASES", "LOAD_CASES_3D", "Fields", "Homogenisation", "PlatenTest",
            "available_solvers", "compression_test", "homogenise", "homogenise_3d", "stiffness_matrix", "tissue_maps"]

@@ -62,32 +62,45 @@ class Fields:
 
 @dataclass(frozen=True)
 class Homogenisation:
-    """Effective plane-stress properties of a periodic cell.
+    """Effective elastic properties of a periodic cell, 2D (plane stress) or 3D.
 
     Attributes
     ----------
     C : numpy.ndarray
-        3 × 3 effective stiffness (MPa), Voigt order (xx, yy, xy), engineering shear strain:
-        column j is the volume-averaged stress under unit macro-strain j.
+        Effective stiffness (MPa), engineering shear strain: 3 × 3 in 2D, Voigt order (xx, yy,
+        xy), x along columns (axis 1) and y along rows (axis 0); 6 × 6 in 3D, Voigt order (xx,
+        yy, zz, yz, xz, xy), x along axis 2 of the cube, y along axis 1, z along axis 0. Column
+        j is the volume-averaged stress under unit macro-strain j.
     fields : dict of str to Fields, or None
-        Fields of the load cases ``"xx"``, ``"yy"``, ``"xy"`` when requested.
+        Fields of the load cases when requested.
     solver : str
         Backend that solved the system.
+    wraps : numpy.ndarray or None
+        3D: (3,) whether the kept bone wraps around the cell along x, y, z.
+    marrow : str or None
+        3D: ``"dropped"`` or ``"kept"`` (asked for, or because the bone does not wrap along all axes).
+    bone_kept : float or None
+        3D: share of the bone voxels in the mesh (1 when the marrow is kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = homogenise(np.full((4, 4), 1000.0), np.full((4, 4), 0.25))
+    >>> result.ndim, result.E.round(6).tolist(), round(result.G_xy, 6)
+    (2, [1000.0, 1000.0], 400.0)
     """
 
     C: NDArray
     fields: dict[str, Fields] | None = None
     solver: str = ""
+    wraps: NDArray | None = None
+    marrow: str | None = None
+    bone_kept: float | None = None
 
     @property
-    def nu_eff(self) -> float:
-        """Effective Poisson's ratio, Eq. 5: ν = 2 C₁₂ / (C₁₁ + C₂₂)."""
-        return float(2 * self.C[0, 1] / (self.C[0, 0] + self.C[1, 1]))
-
-    @property
-    def E_eff(self) -> float:
-        """Effective Young's modulus (MPa), Eq. 4: E = (C₁₁ + C₂₂)/2 · (1 − ν²)."""
-        return float((self.C[0, 0] + self.C[1, 1]) / 2 * (1 - self.nu_eff**2))
+    def ndim(self) -> int:
+        """2 or 3: the dimension of the cell."""
+        return 2 if self.C.shape == (3, 3) else 3
 
     @property
     def S(self) -> NDArray:
@@ -95,24 +108,57 @@ class Homogenisation:
         return np.linalg.inv(self.C)
 
     @property
+    def E(self) -> NDArray:
+        """Young's moduli (MPa) under uniaxial stress along x, y (and z): 1/S₁₁, 1/S₂₂ (, 1/S₃₃)."""
+        return 1 / np.diag(self.S)[:self.ndim]
+
+    @property
+    def G(self) -> NDArray:
+        """Shear moduli (MPa): G_xy in 2D; G_yz, G_xz, G_xy in 3D (1 over the shear diagonal of S)."""
+        return 1 / np.diag(self.S)[self.ndim:]
+
+    @property
+    def nu(self) -> NDArray:
+        """Poisson's ratios ν_ij = −S_ji / S_ii (i the loaded axis, zero diagonal)."""
+        S = self.S[:self.ndim, :self.ndim]
+        return -(S / np.diag(S)[:, None]) * (1 - np.eye(self.ndim))
+
+    @property
     def E_x(self) -> float:
-        """Apparent Young's modulus along x (columns) under uniaxial stress, 1/S₁₁ (MPa)."""
-        return float(1 / self.S[0, 0])
+        """Apparent Young's modulus along x under uniaxial stress, 1/S₁₁ (MPa)."""
+        return float(self.E[0])
 
     @property
     def E_y(self) -> float:
-        """Apparent Young's modulus along y (rows) under uniaxial stress, 1/S₂₂ (MPa)."""
-        return float(1 / self.S[1, 1])
+        """Apparent Young's modulus along y under uniaxial stress, 1/S₂₂ (MPa)."""
+        return float(self.E[1])
 
     @property
     def G_xy(self) -> float:
-        """Apparent shear modulus, 1/S₃₃ (MPa)."""
-        return float(1 / self.S[2, 2])
+        """Apparent shear modulus in the xy plane, 1 over the last diagonal entry of S (MPa)."""
+        return float(self.G[-1])
 
     @property
     def nu_xy(self) -> float:
         """Poisson's ratio for uniaxial stress along x, −S₁₂/S₁₁."""
         return float(-self.S[0, 1] / self.S[0, 0])
+
+    @property
+    def nu_eff(self) -> float:
+        """Effective Poisson's ratio of a 2D slice, Eq. 5: ν = 2 C₁₂ / (C₁₁ + C₂₂)."""
+        self._paper_quantity()
+        return float(2 * self.C[0, 1] / (self.C[0, 0] + self.C[1, 1]))
+
+    @property
+    def E_eff(self) -> float:
+        """Effective Young's modulus of a 2D slice (MPa), Eq. 4: E = (C₁₁ + C₂₂)/2 · (1 − ν²)."""
+        self._paper_quantity()
+        return float((self.C[0, 0] + self.C[1, 1]) / 2 * (1 - self.nu_eff**2))
+
+    def _paper_quantity(self) -> None:
+        if self.ndim != 2:
+            raise ValueError("E_eff and nu_eff are the paper's in-plane averages of a 2D slice; "
+                             "a 3D cell has E (E_x, E_y, E_z), G and nu")
 
 
 def homogenise(

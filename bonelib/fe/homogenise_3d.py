@@ -15,7 +15,6 @@ modulus along an axis it does not wrap is of the order of the marrow's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,63 +28,13 @@ from bonelib.fe.hex8 import (
     isotropic_matrix,
     macro_displacements_3d,
 )
-from bonelib.fe.homogenise import Fields
+from bonelib.fe.homogenise import Fields, Homogenisation
 from bonelib.fe.materials import check_materials
 from bonelib.fe.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
 from bonelib.fe.voxel_mesh import VoxelMesh
 
 #: What happens to the marrow: ``"drop"`` (default) or ``"keep"`` (exact, much slower).
 MARROW_OPTIONS = ("drop", "keep")
-
-
-@dataclass(frozen=True)
-class Homogenisation3D:
-    """Effective elastic properties of a periodic 3D cell.
-
-    Attributes
-    ----------
-    C : numpy.ndarray
-        6 × 6 effective stiffness (MPa), Voigt order (xx, yy, zz, yz, xz, xy), engineering
-        shear; x runs along axis 2 of the cube, y along axis 1 and z along axis 0.
-    wraps : numpy.ndarray
-        (3,) whether the kept bone wraps around the cell along x, y, z.
-    marrow : str
-        ``"dropped"`` or ``"kept"`` (asked for, or because the bone does not wrap along all axes).
-    bone_kept : float
-        Share of the bone voxels in the mesh (1 when the marrow is kept).
-    solver : str
-        Backend that solved the system.
-    fields : dict of str to Fields, or None
-        Fields of the six load cases when requested.
-    """
-
-    C: NDArray
-    wraps: NDArray
-    marrow: str
-    bone_kept: float
-    solver: str
-    fields: dict[str, Fields] | None = None
-
-    @property
-    def S(self) -> NDArray:
-        """Effective compliance C⁻¹ (1/MPa)."""
-        return np.linalg.inv(self.C)
-
-    @property
-    def E(self) -> NDArray:
-        """Young's moduli (MPa) under uniaxial stress along x, y, z: 1/S₁₁, 1/S₂₂, 1/S₃₃."""
-        return 1 / np.diag(self.S)[:3]
-
-    @property
-    def G(self) -> NDArray:
-        """Shear moduli (MPa) G_yz, G_xz, G_xy: 1/S₄₄, 1/S₅₅, 1/S₆₆."""
-        return 1 / np.diag(self.S)[3:]
-
-    @property
-    def nu(self) -> NDArray:
-        """Poisson's ratios ν_ij = −S_ji / S_ii (3 × 3, i the loaded axis, zero diagonal)."""
-        S = self.S[:3, :3]
-        return -(S / np.diag(S)[:, None]) * (1 - np.eye(3))
 
 
 def elements_of(E: NDArray, marrow: str) -> tuple[NDArray[np.bool_], NDArray, str, float]:
@@ -108,7 +57,7 @@ def elements_of(E: NDArray, marrow: str) -> tuple[NDArray[np.bool_], NDArray, st
 
 
 def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: bool = False, solver: str = "auto",
-                  marrow: str = "drop") -> Homogenisation3D:
+                  marrow: str = "drop") -> Homogenisation:
     """Effective 6 × 6 stiffness of a periodic voxel cube by hexahedral micro-FE.
 
     Parameters
@@ -155,7 +104,7 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     if fields:
         result = _fields(mesh, E.shape, voxel_size_mm, fluctuation, strain, stress,
                          0.5 * np.einsum("eaj,eab,ebj->ej", element_u, Ke, element_u))
-    return Homogenisation3D(C=C, wraps=wraps, marrow=marrow_status, bone_kept=kept,
+    return Homogenisation(C=C, wraps=wraps, marrow=marrow_status, bone_kept=kept,
                             solver=name, fields=result)
 
 
