@@ -100,6 +100,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         The fold's trained 3D network.
     law : CubeLaw
         The fold's ``base`` law.
+    losses : list of float
+        The network's mean training loss (MAE of the log ratio to the law) in each epoch.
     """
     from bonelib import cnn3d
     from bonelib.cube_baselines import CubeLaw
@@ -126,13 +128,13 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     predicted = {name: law.predict(_column(rows, "bv_tv_grey", test), _column(rows, "m_z", test))
                  for name, law in laws.items()}
     cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
-    model, _ = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
-                           epochs=epochs, seed=seed, progress=progress, widths=widths)
+    model, losses = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
+                                epochs=epochs, seed=seed, progress=progress, widths=widths)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
     out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
             "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
            for k, i in enumerate(test)]
-    return out, model, laws[base]
+    return out, model, laws[base], losses
 
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
@@ -142,7 +144,8 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
                         widths: Sequence[int] = WIDTHS) -> Path:
     """Run the evaluation into ``out`` (resuming its folds if they were made with the same
     settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
-    law, ``folds/fold<k>-law.json``), ``predictions.csv`` and ``metrics.json``; the laws and
+    law, ``folds/fold<k>-law.json``, and its network's training loss per epoch,
+    ``folds/fold<k>-history.csv``), ``predictions.csv`` and ``metrics.json``; the laws and
     networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
     cubes, and the ``between`` cubes of the training specimens), the networks (``widths`` filters
     per stage) as corrections of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
@@ -174,8 +177,9 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         law_file = out / "folds" / f"fold{k}-law.json"
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
-        predictions, model, law = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base, progress,
-                                                   axes, between, widths)
+        predictions, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base,
+                                                           progress, axes, between, widths)
+        write_csv(out / "folds" / f"fold{k}-history.csv", [{"epoch": e, "loss": v} for e, v in enumerate(losses)])
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)

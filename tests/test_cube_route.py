@@ -187,9 +187,9 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     original = cube_evaluation.fold_predictions
 
     def spy(grey_, rows_, held_out, *args):
-        out, model, law = original(grey_, rows_, held_out, *args)
-        seen.append((set(held_out), {p["specimen"] for p in out}))
-        return out, model, law
+        made = original(grey_, rows_, held_out, *args)
+        seen.append((set(held_out), {p["specimen"] for p in made[0]}))
+        return made
 
     monkeypatch.setattr(cube_evaluation, "fold_predictions", spy)
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
@@ -322,6 +322,9 @@ def test_networks_of_another_architecture_are_retrained_and_refused(tmp_path):
     grey, rows = fake_dataset()
     options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "widths": (4, 4, 8)}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)
+    with open(tmp_path / "folds" / "fold0-history.csv", newline="") as handle:
+        history = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in history] == ["0"] and float(history[0]["loss"]) > 0
     ensemble = cnn3d.load_ensemble(tmp_path / "models")
     assert ensemble.info["architecture"] == cnn3d.ARCHITECTURE
     assert sum("BatchNormalization" in type(layer).__name__ for layer in ensemble.models["fold0"].layers) == 6
