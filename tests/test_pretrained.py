@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bonelib import cnn, pretrained, scanner
+from bonelib import cnn, pretrained
 from bonelib.density import Calibration
 
 RANGE = {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]}
