@@ -225,17 +225,18 @@ def _upstream(scale: str, step: str) -> list[Path]:
             "coarse": [snapshot / "samples.csv"],
             "external": models,
             "metrics": [snapshot / name for name in ("samples.csv", "cnn_predictions.csv", "coarse.csv", "external.csv")],
-            "speed": [],
-            "real_bone": models}[step]
+            "speed": []}[step]
 
 
 def _key(scale: str, step: str) -> str:
     """Hash of what a step's outputs depend on: its code, the settings it reads, the upstream files."""
+    if step == "real_bone":  # the study's own identity: its settings, versions and the networks it runs
+        study = studies.identity("real_bone", scale, config.REAL_BONE[scale])
+        return step_key(STEP_VERSIONS[step], versions.slice_route(), repr(sorted(study.items())), [])
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
                 "external": (), "metrics": (evaluation.val_donors,),
-                "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale]),
-                "real_bone": (sorted(config.REAL_BONE[scale].items()),)}[step]
+                "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale])}[step]
     return step_key(STEP_VERSIONS[step], versions.slice_route(), (config.SEED, *settings), _upstream(scale, step))
 
 

@@ -46,14 +46,16 @@ def cube_fe_folder(scale: str) -> Path:
 def identity(study: str, scale: str, settings: dict) -> dict:
     """What makes a study the study it is: its version, scale, seed and settings, the versions
     of the library code it runs (the 2D route's for ``real_bone``, the 3D route's for
-    ``cube_fe``) and, for ``cube_fe``, digests of the 3D dataset's table and ensemble it reads."""
+    ``cube_fe``) and digests of the files it reads: the shipped 2D ensemble's index for
+    ``real_bone``, the 3D dataset's table and the 3D ensemble's index for ``cube_fe``."""
     from bonelib import versions
 
     made = {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
             "settings": settings}
-    if study == "real_bone":
-        return {**made, "code": versions.slice_route()}
     artefacts = config.artefacts(scale)
+    if study == "real_bone":
+        return {**made, "code": versions.slice_route(),
+                "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json")}}
     inputs = {"cubes.csv": _digest(artefacts.snapshot / "cubes3d" / "cubes.csv"),
               "ensemble.json": _digest(artefacts.models_3d / "ensemble.json")}
     return {**made, "code": {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK},
