@@ -2,12 +2,12 @@
 
 Prints, measured in the same run: milliseconds per sample of batch inference (batch 128)
 for the paper's network and the improved one (with and without the 8-fold symmetrised
-prediction), seconds per sample of the FE label of a ρ_HA map (`bonelib.speed.fe_seconds`),
+prediction), seconds per sample of the FE label of a ρ_HA map (`bonelib.slices.speed.fe_seconds`),
 the speed-up of each CNN over FE, and what one fold of the paper-scale cross-validation
 costs each network: per epoch, an optimiser step for each training image (timed on a
 batch after a warm-up step), the precise batch-norm pass that training runs before each
-validation (:func:`bonelib.cnn.recalibrate_batch_norm`, as many batches as
-:mod:`bonelib.training` asks for) and the prediction of the validation images; times the
+validation (:func:`bonelib.slices.network.recalibrate_batch_norm`, as many batches as
+:mod:`bonelib.slices.train` asks for) and the prediction of the validation images; times the
 epochs of ``bonebook/config.py``. Weights do not change the cost, so untrained networks are
 timed. A fold trained end to end on the same machine is the check of this estimate.
 
@@ -31,8 +31,11 @@ def main() -> int:
     args = parser.parse_args()
     import numpy as np
 
-    from bonelib import cnn, speed, synth, training
-    from bonelib.label import density_map
+    from bonelib import synth
+    from bonelib.slices import network as cnn
+    from bonelib.slices import speed
+    from bonelib.slices import train as training
+    from bonelib.slices.label import density_map
 
     vertebra = synth.plan(n_donors=1, seed=0)[0].scan(n_slices=4)
     maps = np.stack([density_map(grey, vertebra.calibration) for grey in vertebra.volume])

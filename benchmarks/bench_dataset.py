@@ -19,7 +19,7 @@ import tempfile
 
 CHILD = r"""
 import json, resource, sys, time
-from bonelib import dataset
+from bonelib.slices import dataset
 out, scale, scheduler = sys.argv[1], sys.argv[2], sys.argv[3]
 start = time.perf_counter()
 dataset.build(out, scale=scale, scheduler=None if scheduler == "dask" else scheduler, progress=False)
@@ -40,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="ci", choices=("ci", "paper"))
     args = parser.parse_args()
-    from bonelib.dataset import SCALES
+    from bonelib.slices.dataset import SCALES
 
     rows = {name: run(args.scale, name) for name in ("synchronous", "dask")}
     print(f"{'build':>12} {'samples':>8} {'seconds':>8} {'samples/s':>10} {'peak MB':>8}")

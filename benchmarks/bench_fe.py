@@ -26,9 +26,10 @@ import json, resource, sys, time
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
-from bonelib import scanner, synth
+from bonelib import synth
+from bonelib.imaging import scanner
 from bonelib.constants import VOXEL_SIZE_MM
-from bonelib.density import material_maps, smooth, to_vbmd
+from bonelib.imaging.density import material_maps, smooth, to_vbmd
 from bonelib.fe import homogenise
 from bonelib.fe.quad4 import element_stiffness, macro_displacements
 from bonelib.fe.pixel_mesh import periodic_grid

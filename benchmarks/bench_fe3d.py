@@ -27,13 +27,14 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 CHILD = r"""
 import itertools, json, resource, sys, time
 import numpy as np
-from bonelib import data, scanner
+from bonelib import data
+from bonelib.imaging import scanner
 from bonelib.fe import homogenise_3d, tissue_maps
 
 size, index, solver = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 roi = next(itertools.islice(data.fda_l1_rois(), index, None))
 bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5
-from bonelib.connectivity import percolation
+from bonelib.morphometry.connectivity import percolation
 # The cube nearest the ROI's centre whose bone wraps along every axis (one that does not keeps
 # its marrow, a different and far larger problem).
 centre = (np.array(bone.shape) - size) // 2

@@ -53,10 +53,11 @@ def main() -> int:
     args = parser.parse_args()
     import numpy as np
 
-    from bonelib import data, scanner
+    from bonelib import data
     from bonelib.constants import VOXEL_SIZE_MM
     from bonelib.fe import tissue_maps
     from bonelib.fe.platens import compression_test
+    from bonelib.imaging import scanner
 
     roi = next(data.fda_l1_rois())
     bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5

@@ -34,10 +34,10 @@ REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
 #: the sources its laws and network learn from (real cubes of the training specimens only:
 #: adding the synthetic cubes made every model worse on real bone, as the chapter shows), the
 #: law whose ratio to the FE modulus the network learns, and the axes of each training cube it
-#: learns along (``bonelib.cube_evaluation.axis_views``; ("z", "y", "x") triples the cubes but
+#: learns along (``bonelib.cubes.evaluate.axis_views``; ("z", "y", "x") triples the cubes but
 #: did not help, as the chapter says), and whether the cubes between the tiles of the real
-#: volumes (``bonelib.cubes.between_origins``) are labelled and learnt from too, and the
-#: network's filters per stage (``bonelib.cnn3d.cube_model``; twice the default's lowered
+#: volumes (``bonelib.cubes.placement.between_origins``) are labelled and learnt from too, and the
+#: network's filters per stage (``bonelib.cubes.network.cube_model``; twice the default's lowered
 #: the held-out RPE50 from 0.153 to 0.129).
 CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "epochs": 2, "sources": ("real",),
                    "base": "power_law", "axes": ("z",), "between": True, "widths": (16, 32, 48)},
@@ -60,7 +60,7 @@ class Evaluation:
     val_donors : int
         Donors of the training folds that validate instead (choice of the best epoch).
     models : dict
-        Network → keyword arguments of :class:`bonelib.crossval.Run` (epochs, batch size,
+        Network → keyword arguments of :class:`bonelib.slices.crossval.Run` (epochs, batch size,
         patience of the early stop on the validation loss).
     """
 
@@ -103,7 +103,7 @@ class Artefacts:
         return self.root / "dataset.zarr"
 
     def run(self, name: str) -> Path:
-        """The folder of training run ``name`` (:attr:`bonelib.crossval.Run.name`)."""
+        """The folder of training run ``name`` (:attr:`bonelib.slices.crossval.Run.name`)."""
         return self.root / "runs" / name
 
     @property

@@ -74,7 +74,7 @@ def architecture(model) -> go.Figure:
     Parameters
     ----------
     model : keras.Model
-        A model built by :mod:`bonelib.cnn` (or any plain feed-forward Keras model).
+        A model built by :mod:`bonelib.slices.network` (or any plain feed-forward Keras model).
     """
     layers = list(model.layers)
     shown = [(i, layer) for i, layer in enumerate(layers) if type(layer).__name__ in KINDS]

@@ -49,7 +49,7 @@ STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "
 
 
 def step_dataset(scale: str) -> None:
-    from bonelib.dataset import build
+    from bonelib.slices.dataset import build
 
     build(config.artefacts(scale).dataset, scale=scale, seed=config.SEED, replace=True)
 
@@ -57,8 +57,10 @@ def step_dataset(scale: str) -> None:
 def step_table(scale: str) -> None:
     import zarr
 
-    from bonelib import crossval, folds, results
-    from bonelib.dataset import fingerprint, load
+    from bonelib.learn import folds
+    from bonelib.learn import tables as results
+    from bonelib.slices import crossval
+    from bonelib.slices.dataset import fingerprint, load
 
     artefacts = config.artefacts(scale)
     store = artefacts.dataset
@@ -81,8 +83,7 @@ def models_folder(scale: str) -> Path:
 
 
 def step_ship(scale: str) -> None:
-    from bonelib import pretrained
-
+    from bonelib.slices import pretrained
     artefacts = config.artefacts(scale)
     finished = finished_runs(scale)
     for run in finished:
@@ -104,8 +105,10 @@ def step_ship(scale: str) -> None:
 def step_predict(scale: str) -> None:
     """Each run's predictions of its test samples: by the shipped networks where the run is one
     of them (float16 weights, this machine), else as the training run made them."""
-    from bonelib import cnn, crossval, evaluation, pretrained, results
-
+    from bonelib.learn import tables as results
+    from bonelib.slices import crossval, pretrained
+    from bonelib.slices import evaluate as evaluation
+    from bonelib.slices import network as cnn
     artefacts = config.artefacts(scale)
     table = results.read_table(artefacts.snapshot / "samples.csv")
     shipped = pretrained.load_pretrained(models_folder(scale)).models
@@ -128,8 +131,8 @@ def step_predict(scale: str) -> None:
 
 
 def _coarse_row(item) -> list[float]:
-    from bonelib.coarse import coarse_modulus
-    from bonelib.label import density_map
+    from bonelib.slices.coarse import coarse_modulus
+    from bonelib.slices.label import density_map
 
     grey, calibration = item
     row = []
@@ -144,8 +147,8 @@ def step_coarse(scale: str) -> None:
 
     from tqdm import tqdm
 
-    from bonelib import results
-    from bonelib.dataset import load
+    from bonelib.learn import tables as results
+    from bonelib.slices.dataset import load
 
     artefacts = config.artefacts(scale)
     samples = load(artefacts.dataset)
@@ -157,8 +160,9 @@ def step_coarse(scale: str) -> None:
 
 
 def step_external(scale: str) -> None:
-    from bonelib import pretrained, results
-    from bonelib.dataset import build, load
+    from bonelib.learn import tables as results
+    from bonelib.slices import pretrained
+    from bonelib.slices.dataset import build, load
 
     if scale != "paper":
         log("external: only at paper scale")
@@ -172,8 +176,8 @@ def step_external(scale: str) -> None:
 
 
 def step_metrics(scale: str) -> None:
-    from bonelib import evaluation, results
-
+    from bonelib.learn import tables as results
+    from bonelib.slices import evaluate as evaluation
     snapshot = config.artefacts(scale).snapshot
     table = results.read_table(snapshot / "samples.csv")
     coarse = results.read_table(snapshot / "coarse.csv") if (snapshot / "coarse.csv").exists() else None
@@ -191,9 +195,10 @@ def step_metrics(scale: str) -> None:
 
 
 def step_speed(scale: str) -> None:
-    from bonelib import cnn, speed
-    from bonelib.dataset import load
-    from bonelib.label import density_map
+    from bonelib.slices import network as cnn
+    from bonelib.slices import speed
+    from bonelib.slices.dataset import load
+    from bonelib.slices.label import density_map
 
     test = load(config.artefacts(scale).dataset, "test")
     sample = density_map(test.images[0, ..., 0], test.calibration)
@@ -256,8 +261,7 @@ def write_provenance(scale: str) -> None:
 
 def markdown_table(scale: str) -> str:
     """The results table of the book, as Markdown (for the README)."""
-    from bonelib import evaluation
-
+    from bonelib.slices import evaluate as evaluation
     results = json.loads((config.artefacts(scale).snapshot / "metrics.json").read_text())
     header, rows = evaluation.table_rows(results, evaluation.run_labels(config.artefacts(scale).shipped_runs()))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

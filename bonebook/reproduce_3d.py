@@ -43,8 +43,7 @@ def models(scale: str) -> Path:
 
 def build(scale: str, workers: int, cache: str | None) -> Path:
     """Label the scale's volumes into cubes; copy ``cubes.csv`` to the results."""
-    from bonelib import cube_dataset
-
+    from bonelib.cubes import dataset as cube_dataset
     settings = config.CUBES_3D[scale]
     selection = cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"], seed=config.SEED,
                                      subset=settings["subset"], cache=cache)
@@ -59,8 +58,8 @@ def build(scale: str, workers: int, cache: str | None) -> Path:
 
 def evaluate(scale: str) -> Path:
     """Leave-specimens-out: laws and 3D network per fold, pooled metrics on the held-out real cubes."""
-    from bonelib import cube_dataset, cube_evaluation
-
+    from bonelib.cubes import dataset as cube_dataset
+    from bonelib.cubes import evaluate as cube_evaluation
     settings = config.CUBES_3D[scale]
     folder = config.artefacts(scale).root / "cubes3d"
     grey, rows = cube_dataset.load(folder)
@@ -74,8 +73,7 @@ def evaluate(scale: str) -> Path:
 
 def table(scale: str) -> str:
     """The held-out metrics as a Markdown table."""
-    from bonelib import cube_evaluation
-
+    from bonelib.cubes import evaluate as cube_evaluation
     _, metrics = cube_evaluation.read_predictions(results(scale))
     names = {"power_law": "BV/TV power law", "fabric_law": "Zysset–Curnier fabric law", "cnn3d": "3D CNN"}
     lines = ["| model | R² | slope | RPE50 | RPE95 |", "|---|---|---|---|---|"]

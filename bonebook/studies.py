@@ -49,7 +49,6 @@ def identity(study: str, scale: str, settings: dict) -> dict:
     ``cube_fe``) and digests of the files it reads: the shipped 2D ensemble's index for
     ``real_bone``, the 3D dataset's table and the 3D ensemble's index for ``cube_fe``."""
     from bonelib import versions
-
     made = {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
             "settings": settings}
     artefacts = config.artefacts(scale)
@@ -122,18 +121,21 @@ def _write_arrays(path: Path, **arrays) -> None:
 def chosen_rois(count: int) -> list:
     """``count`` of the shipped real ROIs, evenly spread over the collection's order (by specimen)."""
     from bonelib import data
-
     shipped = list(data.fda_l1_rois())
     return [shipped[k] for k in np.linspace(0, len(shipped) - 1, count).round().astype(int)]
 
 
 def real_bone(scale: str, force: bool = False) -> Path:
     """The chapter on real bone: realism, morphometry, the 2D route on real sections, the shipped networks."""
-    from bonelib import morphometry3d, pretrained, realism, scanner, synth
+    from bonelib import synth
     from bonelib.constants import VOXEL_SIZE_MM
-    from bonelib.label import density_map, label, label_density
-    from bonelib.morphometry import section_measures
-    from bonelib.sections import cut, fe_bone, section_rows
+    from bonelib.imaging import scanner
+    from bonelib.morphometry import volume as morphometry3d
+    from bonelib.morphometry.planar import section_measures
+    from bonelib.slices import pretrained
+    from bonelib.slices.label import density_map, label, label_density
+    from bonelib.slices.sections import cut, fe_bone, section_rows
+    from bonelib.synth import realism
 
     settings = config.REAL_BONE[scale]
     folder = real_bone_folder(scale)
@@ -268,9 +270,9 @@ def _verification(rng: np.random.Generator) -> list[dict]:
 
 def _law_transfer(cubes_csv: Path) -> dict:
     """Real and synthetic cubes of equal BV/TV, and the laws fitted on synthetic cubes tried on real ones."""
-    from bonelib import cube_evaluation
-    from bonelib.cube_baselines import CubeLaw
-    from bonelib.metrics import r_squared, relative_prediction_error
+    from bonelib.cubes import evaluate as cube_evaluation
+    from bonelib.cubes.baselines import CubeLaw
+    from bonelib.learn.metrics import r_squared, relative_prediction_error
 
     table = read_table(cubes_csv)
     usable = np.asarray(cube_evaluation.usable([{**row, "E_z": 0.0 if np.isnan(row["E_z"]) else row["E_z"]}
@@ -297,10 +299,13 @@ def _law_transfer(cubes_csv: Path) -> dict:
 
 def cube_fe(scale: str, force: bool = False) -> Path:
     """The chapter "Beyond 2D": load paths, verification, real-cube moduli, marrow, stress, laws, cost."""
-    from bonelib import cnn3d, cube_dataset, cubes, scanner
-    from bonelib.connectivity import percolation
     from bonelib.constants import VOXEL_SIZE_MM
+    from bonelib.cubes import dataset as cube_dataset
+    from bonelib.cubes import placement as cubes
+    from bonelib.cubes import pretrained as pretrained3d
     from bonelib.fe import homogenise_3d, tissue_maps
+    from bonelib.imaging import scanner
+    from bonelib.morphometry.connectivity import percolation
 
     settings = {"rois": config.REAL_BONE[scale]["rois"], "side": CUBE_SIDE}
     folder = cube_fe_folder(scale)
@@ -350,7 +355,7 @@ def cube_fe(scale: str, force: bool = False) -> Path:
 
     laws = _law_transfer(config.artefacts(scale).snapshot / "cubes3d" / "cubes.csv")
 
-    ensemble = cnn3d.load_ensemble(config.artefacts(scale).models_3d)
+    ensemble = pretrained3d.load_pretrained(config.artefacts(scale).models_3d)
     roi = rois[0]
     grey_volume, calibration = scanner.scan(roi.bone, roi.voxel_size_mm, seed=config.SEED)
     bone_volume = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5

@@ -21,9 +21,9 @@ from bonelib._files import write_json
 
 
 def images_from_store(scale: str, table: dict, kind: str) -> np.ndarray:
-    """The inputs ``kind`` (:data:`bonelib.cnn.INPUT_KINDS`) of every sample of ``table``, from the dataset store."""
-    from bonelib import cnn
-    from bonelib.dataset import load
+    """The inputs ``kind`` (:data:`bonelib.slices.network.INPUT_KINDS`) of every sample of ``table``, from the dataset store."""
+    from bonelib.slices import network as cnn
+    from bonelib.slices.dataset import load
 
     samples = load(config.artefacts(scale).dataset)
     keys = np.char.add(np.char.add(samples.donor.astype(str), "-"), samples.level.astype(str))
@@ -35,8 +35,7 @@ def images_from_store(scale: str, table: dict, kind: str) -> np.ndarray:
 def _inputs_of_vertebra(item) -> tuple[str, dict]:
     # A worker process: keep JAX, if it is Keras' backend, off the accelerator the trainer uses.
     os.environ["JAX_PLATFORMS"] = "cpu"
-    from bonelib import cnn
-
+    from bonelib.slices import network as cnn
     key, volume, calibration, kinds = item
     return key, {kind: cnn.inputs(volume, calibration, kind) for kind in kinds}
 
@@ -45,8 +44,7 @@ def images_from_seed(scale: str, table: dict, kinds: list[str]) -> dict[str, np.
     """The networks' inputs of every sample, regenerated from the seed and checked against ``dataset.json``."""
     from multiprocessing import get_context
 
-    from bonelib import crossval
-
+    from bonelib.slices import crossval
     recorded = json.loads((config.artefacts(scale).snapshot / "dataset.json").read_text())
     volumes = crossval.regenerate(scale, recorded["parameters"]["seed"], recorded["parameters"].get("cohort", "paper"))
     differing = {key: {"sum": int(volume.sum(dtype=np.int64)), "recorded_sum": recorded["grey_sums"][key]}
@@ -75,8 +73,9 @@ def step_train(scale: str, images: str = "store", budget: float | None = None, o
     ``images``: ``"store"`` or ``"seed"``; ``budget``: seconds for all runs, ``run_budget``: for
     each (None: no limit); a run cut by a budget is kept with the epochs it ran.
     """
-    from bonelib import cnn, crossval, results
-
+    from bonelib.learn import tables as results
+    from bonelib.slices import crossval
+    from bonelib.slices import network as cnn
     artefacts = config.artefacts(scale)
     evaluation = config.EVALUATION[scale]
     table = results.read_table(artefacts.snapshot / "samples.csv")
@@ -114,8 +113,7 @@ def step_train(scale: str, images: str = "store", budget: float | None = None, o
             # The network as it ships (float16 weights): small enough to carry back from another machine.
             import keras
 
-            from bonelib import pretrained
-
+            from bonelib.slices import pretrained
             training = crossval.parts(table, run, evaluation.val_donors, config.SEED) != 2
             pretrained.save({run.name: keras.saving.load_model(artefacts.run(run.name) / "model.keras")},
                             artefacts.run(run.name) / "network", training_range(table, training))
@@ -124,9 +122,8 @@ def step_train(scale: str, images: str = "store", budget: float | None = None, o
 
 
 def planned_runs(scale: str) -> list:
-    """The runs of a scale: :func:`bonelib.crossval.plan_runs`, keeping each network's ``schemes``."""
-    from bonelib import crossval
-
+    """The runs of a scale: :func:`bonelib.slices.crossval.plan_runs`, keeping each network's ``schemes``."""
+    from bonelib.slices import crossval
     evaluation = config.EVALUATION[scale]
     options = {m: {k: v for k, v in o.items() if k != "schemes"} for m, o in evaluation.models.items()}
     schemes = {m: o.get("schemes", crossval.RUN_SCHEMES) for m, o in evaluation.models.items()}

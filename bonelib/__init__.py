@@ -9,24 +9,23 @@ Shared by both routes:
 
 - :mod:`bonelib.constants`, :mod:`bonelib.reference`: the paper's fixed and reported numbers;
   :mod:`bonelib.versions`: the versions results record, bumped by hand;
-- imaging: :mod:`bonelib.io` (scans: TIFF, DICOM, Scanco AIM/ISQ, NRRD, NIfTI, NumPy),
+- data: :mod:`bonelib.io` (scans: TIFF, DICOM, Scanco AIM/ISQ, NRRD, NIfTI, NumPy),
   :mod:`bonelib.data` (real micro-CT ROIs of human L1 bone), :mod:`bonelib.synth` (synthetic
-  cohorts), :mod:`bonelib.scanner` (the scanner model), :mod:`bonelib.voi`,
-  :mod:`bonelib.density` (grey value → density → tissue modulus, section 2.2, Eq. 1);
-- FE: :mod:`bonelib.fe`, periodic homogenisation of 2D images (Eq. 2–5) and of 3D cubes,
-  and the platen test; :func:`homogenise` takes either;
-- morphometry: :mod:`bonelib.morphometry`, :mod:`bonelib.morphometry3d`,
-  :mod:`bonelib.connectivity`;
-- learning: :mod:`bonelib.metrics`, :mod:`bonelib.weights` (the networks' files).
+  cohorts and their realism against real bone);
+- :mod:`bonelib.imaging`: the scanner model, the volume of interest, and grey value → density
+  → tissue modulus (section 2.2, Eq. 1);
+- :mod:`bonelib.fe`: periodic homogenisation of 2D images (Eq. 2–5) and of 3D cubes, and the
+  platen test; :func:`homogenise` takes either;
+- :mod:`bonelib.morphometry`: sections (``planar``), volumes (``volume``), ``connectivity``;
+- :mod:`bonelib.learn`: folds, the ensembles' base, the networks' files, metrics, tables.
 
-The paper's route, 2D slices: :mod:`bonelib.label`, :mod:`bonelib.dataset` (section 2.3),
-:mod:`bonelib.cnn`, :mod:`bonelib.training`, :mod:`bonelib.folds`, :mod:`bonelib.crossval`,
-:mod:`bonelib.baselines`, :mod:`bonelib.coarse`, :mod:`bonelib.evaluation` (section 3),
-:mod:`bonelib.pretrained` (the shipped ensemble), :mod:`bonelib.sections` (real sections).
+Two routes on these layers, with the same module names for the same steps:
 
-The 3D route, cubes: :mod:`bonelib.cubes` (placement), :mod:`bonelib.cube_dataset`,
-:mod:`bonelib.cnn3d` (network, training, shipped ensemble), :mod:`bonelib.cube_baselines`,
-:mod:`bonelib.cube_evaluation` (leave specimens out).
+- :mod:`bonelib.slices`, the paper's route on 2D slices: ``label``, ``dataset`` (section 2.3),
+  ``network``, ``train``, ``crossval``, ``baselines``, ``coarse``, ``evaluate`` (section 3),
+  ``pretrained`` (the shipped ensemble), ``sections`` (real sections), ``speed``;
+- :mod:`bonelib.cubes`, the 3D route on bone cubes: ``placement``, ``dataset``, ``network``,
+  ``pretrained``, ``baselines``, ``evaluate`` (leave specimens out).
 """
 
 from __future__ import annotations

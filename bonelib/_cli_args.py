@@ -9,8 +9,8 @@ import numpy as np
 
 
 def _calibration(text: str):
-    """Parse ``SLOPE,INTERCEPT`` into a :class:`~bonelib.density.Calibration`."""
-    from bonelib.density import Calibration
+    """Parse ``SLOPE,INTERCEPT`` into a :class:`~bonelib.imaging.density.Calibration`."""
+    from bonelib.imaging.density import Calibration
 
     try:
         slope, intercept = (float(part) for part in text.split(","))
@@ -23,7 +23,7 @@ def _calibration(text: str):
 
 def _stored_calibration(path: Path):
     """The calibration that ``bonelib synth`` stores in an .npz file, if any."""
-    from bonelib.density import Calibration
+    from bonelib.imaging.density import Calibration
 
     if path.suffix.lower() != ".npz":
         return None

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bonelib import __version__
+
 # Only light imports here: `bonelib --help` should not load SciPy, Zarr or TensorFlow.
 from bonelib._cli_args import _calibration, _stored_calibration
 from bonelib.constants import COHORT_NAMES, LEVELS, SCHEMES, SLICE_PX, VOXEL_SIZE_MM
@@ -22,7 +23,7 @@ def _homogenise(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bonelib.io import load_scan
-    from bonelib.label import label
+    from bonelib.slices.label import label
 
     image, voxel = load_scan(args.image)
     calibration = args.calibration or _stored_calibration(args.image)
@@ -54,7 +55,7 @@ def _homogenise(args: argparse.Namespace) -> int:
 def _homogenise_cube(image: np.ndarray, calibration, voxel: float, args: argparse.Namespace) -> int:
     import time
 
-    from bonelib.cubes import cube_materials
+    from bonelib.cubes.placement import cube_materials
     from bonelib.fe import homogenise_3d
     from bonelib.fe.platens import compression_test
 
@@ -85,7 +86,7 @@ def _homogenise_cube(image: np.ndarray, calibration, voxel: float, args: argpars
 def _dataset_build(args: argparse.Namespace) -> int:
     import time
 
-    from bonelib.dataset import build
+    from bonelib.slices.dataset import build
 
     if args.scans is not None and args.calibration is None:
         raise ValueError("--scans needs --calibration SLOPE,INTERCEPT")
@@ -97,7 +98,7 @@ def _dataset_build(args: argparse.Namespace) -> int:
 
 
 def _dataset_describe(args: argparse.Namespace) -> int:
-    from bonelib.dataset import describe
+    from bonelib.slices.dataset import describe
 
     summary = describe(args.path)
     if args.json:
@@ -119,7 +120,7 @@ def _dataset_describe(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bonelib.training import train
+    from bonelib.slices.train import train
 
     try:
         result = train(args.model, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
@@ -180,8 +181,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _voi(args: argparse.Namespace) -> int:
     from bonelib._files import atomic_path
+    from bonelib.imaging.voi import cancellous_voi
     from bonelib.io import load_scan
-    from bonelib.voi import cancellous_voi
 
     image, voxel = load_scan(args.scan)
     voxel = voxel if voxel is not None else args.voxel_size_mm
@@ -195,8 +196,7 @@ def _voi(args: argparse.Namespace) -> int:
 def _realism(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bonelib import realism
-
+    from bonelib.synth import realism
     real = realism.measure_all(tqdm(realism.real_volumes(args.subset), desc="real ROIs", unit="ROI"), args.sections)
     synthetic = realism.measure_all(tqdm(realism.realistic_volumes(args.n, args.seed), total=args.n,
                                          desc="realistic cubes", unit="cube"), args.sections)

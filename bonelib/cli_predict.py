@@ -14,8 +14,7 @@ from bonelib.constants import SLICE_PX
 
 def _networks(path: Path | None):
     """The shipped ensemble (None), an ensemble folder, a run folder or a ``.keras`` file, as an Ensemble."""
-    from bonelib import pretrained
-
+    from bonelib.slices import pretrained
     if path is None or (path / "ensemble.json").exists():
         return pretrained.load_pretrained(path)
     import keras
@@ -28,9 +27,9 @@ def _networks(path: Path | None):
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from bonelib import cnn
     from bonelib._cli_args import _stored_calibration
     from bonelib.io import load_scan
+    from bonelib.slices import network as cnn
 
     image, _ = load_scan(args.scan)
     calibration = args.calibration or _stored_calibration(args.scan)
@@ -72,12 +71,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration) -> int:
     """The 3D route: E_z of each cube that tiles the volume, by the 3D ensemble."""
-    from bonelib import cnn3d
-    from bonelib.cubes import tile_origins
+    from bonelib.cubes import pretrained as pretrained3d
+    from bonelib.cubes.placement import tile_origins
 
     if args.crop or args.tile or args.own_size:
         raise ValueError("--crop, --tile and --own-size belong to the 2D route; the 3D route tiles the volume in cubes")
-    ensemble = cnn3d.load_ensemble(args.model)
+    ensemble = pretrained3d.load_pretrained(args.model)
     side = ensemble.side
     if volume.ndim != 3 or min(volume.shape) < side:
         raise ValueError(f"the 3D route needs a 3D volume at least {side} voxels (of 82 µm) a side, superior–inferior "

@@ -22,7 +22,7 @@ SLICE_TRAINING = 1
 #: The 3D route's cubes and labels: cube placement, the scanner model on real and realistic
 #: volumes, the periodic 3D FE label and the cube descriptors.
 CUBE_LABELS = 1
-#: The 3D network's architecture (:func:`bonelib.cnn3d.cube_model`); its weights record it.
+#: The 3D network's architecture (:func:`bonelib.cubes.network.cube_model`); its weights record it.
 CUBE_NETWORK = 2
 
 

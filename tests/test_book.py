@@ -66,8 +66,7 @@ def test_results_table_is_generated_from_the_metrics(book):
     import html
     import json
 
-    from bonelib import evaluation
-
+    from bonelib.slices import evaluate as evaluation
     scale, root = book
     page = (root / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
     match = re.search(r'<table id="results-table".*?</table>', page, re.S)

@@ -37,8 +37,8 @@ def test_errors_exit_2_and_write_nothing(tmp_path, capsys):
 
 
 def test_homogenise_matches_the_library(tmp_path, capsys):
-    from bonelib.label import label
-    from bonelib.density import Calibration
+    from bonelib.imaging.density import Calibration
+    from bonelib.slices.label import label
 
     rng = np.random.default_rng(0)
     stack = rng.integers(400, 3000, size=(2, 12, 14)).astype(np.int16)
@@ -55,9 +55,9 @@ def test_homogenise_matches_the_library(tmp_path, capsys):
 
 
 def test_homogenise_a_cube_matches_the_library(tmp_path, capsys):
-    from bonelib.cubes import cube_materials
-    from bonelib.density import Calibration
+    from bonelib.cubes.placement import cube_materials
     from bonelib.fe import homogenise_3d
+    from bonelib.imaging.density import Calibration
 
     k, i, j = np.indices((20, 20, 20)) % 5 < 2
     bone = (k & i) | (k & j) | (i & j)  # struts 2 voxels thick along x, y and z, every 5 voxels
@@ -69,7 +69,8 @@ def test_homogenise_a_cube_matches_the_library(tmp_path, capsys):
     assert main([*arguments, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     expected = homogenise_3d(*cube_materials(grey, calibration), 0.082)
-    np.testing.assert_allclose(report["C"], expected.C, rtol=1e-12)
+    # the iterative backend (no CHOLMOD) stops at a residual of 1e-10: its near-zero entries differ
+    np.testing.assert_allclose(report["C"], expected.C, rtol=1e-9, atol=1e-9 * np.abs(expected.C).max())
     assert report["wraps"] == [True, True, True] and report["E_platens_axis0"] > 0
     np.testing.assert_allclose(report["E"], report["E"][0], rtol=1e-9)  # the lattice is cubic
     assert main(arguments) == 0
@@ -86,8 +87,7 @@ def test_homogenise_needs_a_calibration(tmp_path, capsys):
 
 def test_predict_with_a_saved_model(tmp_path, capsys):
     keras = __import__("pytest").importorskip("keras")
-    from bonelib import cnn
-
+    from bonelib.slices import network as cnn
     model = cnn.improved_model(mean=300.0, variance=1e4)
     model.save(tmp_path / "model.keras")
     rng = np.random.default_rng(0)
@@ -129,8 +129,8 @@ def test_the_command_line_starts_without_the_heavy_libraries():
 
 
 def test_predict_with_an_ensemble_prints_spread_and_warnings(tmp_path, capsys):
-    from bonelib import cnn, pretrained
-
+    from bonelib.slices import network as cnn
+    from bonelib.slices import pretrained
     models = {f"improved-fold{i}": cnn.improved_model(mean=1.0, variance=4.0, seed=i) for i in range(2)}
     pretrained.save(models, tmp_path / "ensemble", {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]})
     bone = np.zeros((2, 182, 182), np.int16)
@@ -148,8 +148,8 @@ def test_predict_with_an_ensemble_prints_spread_and_warnings(tmp_path, capsys):
 
 
 def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
-    from bonelib import cnn, pretrained
-
+    from bonelib.slices import network as cnn
+    from bonelib.slices import pretrained
     pretrained.save({"improved-fold0": cnn.improved_model(mean=1.0, variance=4.0)}, tmp_path / "ensemble",
                     {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]})
     np.save(tmp_path / "small.npy", np.full((2, 96, 96), 1000, np.int16))
@@ -163,15 +163,16 @@ def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
 
 
 def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
-    from bonelib import cnn3d
-    from bonelib.weights import save_weights
+    from bonelib.cubes import network as cnn3d
+    from bonelib.cubes import pretrained as pretrained3d
+    from bonelib.learn.weights import save_weights
 
     folder = tmp_path / "ensemble3d"
     folder.mkdir()
     for i in range(2):
         save_weights(cnn3d.cube_model(side=16, seed=i), folder / f"fold{i}.npz")
     law = {"fabric": True, "E0": 9000.0, "k": 2.0, "l": 1.0}
-    cnn3d.write_index(folder, ["fold0", "fold1"], 16, {"vbmd": [50.0, 400.0]}, laws={"fold0": law, "fold1": law})
+    pretrained3d.write_index(folder, ["fold0", "fold1"], 16, {"vbmd": [50.0, 400.0]}, laws={"fold0": law, "fold1": law})
     rng = np.random.default_rng(0)
     rho = np.where(rng.random((34, 16, 40)) < 0.2, 1050.0, -20.0)  # 2 × 1 × 2 cubes of 16³, ≈ 190 mg HA/cm³
     rho[:17, :, :20] = -20.0  # the first cube holds no bone: outside the training range

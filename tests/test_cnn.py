@@ -10,9 +10,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
-from bonelib import cnn, dataset  # noqa: E402
-from bonelib.training import history, train, trained  # noqa: E402
-
+from bonelib.slices import dataset  # noqa: E402
+from bonelib.slices import network as cnn  # noqa: E402
+from bonelib.slices.train import history, train, trained  # noqa: E402
 from tests.test_dataset import TINY  # noqa: E402
 
 

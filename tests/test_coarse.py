@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from bonelib import coarse
-from bonelib.density import material_maps
 from bonelib.fe import homogenise
-from bonelib.label import label_density
+from bonelib.imaging.density import material_maps
+from bonelib.slices import coarse
+from bonelib.slices.label import label_density
 
 
 def test_block_mean_conserves_the_mean_and_reproduces_exact_blocks():

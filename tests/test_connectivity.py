@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from bonelib.connectivity import euler_density, largest_cluster_share, percolation, periodic_clusters
+from bonelib.morphometry.connectivity import (
+    euler_density,
+    largest_cluster_share,
+    percolation,
+    periodic_clusters,
+)
 
 
 def test_a_strip_along_x_percolates_along_x_only():

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from bonelib import crossval, folds
+from bonelib.learn import folds
+from bonelib.slices import crossval
 
 
 def test_runs_are_planned_per_network_folds_first():
@@ -31,8 +32,7 @@ def test_a_run_trains_on_its_partition_and_records_its_identity(tmp_path):
     assert set(donor[codes == 2]) == {d for d, f in fold_of.items() if f == 1}
     np.testing.assert_array_equal(crossval.parts(table, crossval.Run("paper", "random", None, 1), 1),
                                   table["split_random"])
-    from bonelib import cnn
-
+    from bonelib.slices import network as cnn
     original = cnn.MODELS["improved"]
     cnn.MODELS["improved"] = lambda **kw: original((32, 32, 1), **kw)
     try:

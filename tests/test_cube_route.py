@@ -1,5 +1,5 @@
-"""The 3D route's dataset, laws, network and evaluation (bonelib.cube_dataset, cube_baselines,
-cnn3d, cube_evaluation) and ``bonelib predict --route 3d``."""
+"""The 3D route's dataset, laws, network and evaluation (bonelib.cubes: dataset, baselines,
+network, evaluate, pretrained) and ``bonelib predict --route 3d``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonelib import cnn3d, cube_dataset, cube_evaluation
-from bonelib.cube_baselines import CubeLaw
-from bonelib.morphometry3d import gradient_fabric
-from bonelib.scanner import CALIBRATION, Scanner, resample, scan
+from bonelib.cubes import dataset as cube_dataset
+from bonelib.cubes import evaluate as cube_evaluation
+from bonelib.cubes import network as cnn3d
+from bonelib.cubes import pretrained as pretrained3d
+from bonelib.cubes.baselines import CubeLaw
+from bonelib.imaging.scanner import CALIBRATION, Scanner, resample, scan
+from bonelib.morphometry.volume import gradient_fabric
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "paper" / "cubes3d"
@@ -118,7 +121,7 @@ def test_a_committed_cube_label_is_recomputed_from_the_code(between):
     micro, voxel_size_mm = volume.micro_ct()
     grey, calibration = scan(micro, voxel_size_mm, seed=volume.seed)
     bone = resample(micro, voxel_size_mm) >= 0.5
-    from bonelib.cubes import place_cubes
+    from bonelib.cubes.placement import place_cubes
 
     cubes = place_cubes(bone, cube_dataset.SIDE, between)
     assert len(cubes) == len(rows)
@@ -151,7 +154,7 @@ def test_specimen_folds_hold_each_specimen_out_once():
 
 
 def test_the_cubes_between_the_tiles_are_mostly_new_bone():
-    from bonelib.cubes import between_origins, tile_origins
+    from bonelib.cubes.placement import between_origins, tile_origins
 
     shape, side = (124, 130, 118), 50
     tiles, between = tile_origins(shape, side), between_origins(shape, side)
@@ -202,7 +205,7 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     np.testing.assert_allclose(law, [p["E_z"] for p in predictions], rtol=1e-6)  # E_z is an exact power law
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
     assert len(seen) == 2  # resumed: no fold retrained
-    ensemble = cnn3d.load_ensemble(tmp_path / "models")
+    ensemble = pretrained3d.load_pretrained(tmp_path / "models")
     moduli, spread = ensemble.predict(grey[:2], CALIBRATION)
     assert moduli.shape == spread.shape == (2,) and np.all(moduli > 0) and np.all(spread >= 0)
     dense = np.full((1, 16, 16, 16), 2000, np.int16)  # 700 mg HA/cm³, far above the training range
@@ -226,7 +229,7 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, between=between, **options)
     predictions, _ = cube_evaluation.read_predictions(tmp_path)
     assert sorted(p["volume"] for p in predictions) == sorted(r["volume"] for r in rows[:6])  # tiles only
-    folds = cnn3d.load_ensemble(tmp_path / "models").info["folds"]
+    folds = pretrained3d.load_pretrained(tmp_path / "models").info["folds"]
     marked_inputs = {s: cnn3d.cube_inputs(np.full((1, *grey.shape[1:]), value, np.int16), CALIBRATION)[0]
                      for s, value in marks.items()}
     for (held_out,), inputs in zip(folds, trained):
@@ -251,14 +254,14 @@ def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(tmp_pat
     assert recomputed["specimens"] == metrics["specimens"] == 10
 
 
-@pytest.mark.skipif(not (cnn3d.PACKAGED / "ensemble.json").exists(), reason="no shipped 3D ensemble")
+@pytest.mark.skipif(not (pretrained3d.PACKAGED / "ensemble.json").exists(), reason="no shipped 3D ensemble")
 def test_a_committed_held_out_prediction_is_recomputed_from_the_shipped_fold_network():
     """A cube of a shipped ROI, regenerated from its seed, through its fold's law and network."""
-    from bonelib.cube_baselines import CubeLaw
-    from bonelib.cubes import tile_origins
+    from bonelib.cubes.baselines import CubeLaw
+    from bonelib.cubes.placement import tile_origins
 
     predictions, _ = cube_evaluation.read_predictions(RESULTS)
-    ensemble = cnn3d.load_ensemble()
+    ensemble = pretrained3d.load_pretrained()
     shipped = {v.name: v for v in cube_dataset.volumes(synthetic=0)}
     row = next(p for p in predictions if p["volume"] in shipped)
     volume = shipped[row["volume"]]
@@ -305,13 +308,13 @@ def test_the_network_widths_are_recorded_loaded_and_retrain_the_folds_when_chang
     grey, rows = fake_dataset()
     options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, widths=(4, 4, 8), **options)
-    ensemble = cnn3d.load_ensemble(tmp_path / "models")
+    ensemble = pretrained3d.load_pretrained(tmp_path / "models")
     filters = [layer.filters for layer in ensemble.models["fold0"].layers if hasattr(layer, "filters")]
     assert ensemble.info["widths"] == [4, 4, 8] and filters == [4, 4, 4, 4, 8, 8]
     trained_at = (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)  # the default widths: trained again
     assert (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns != trained_at
-    assert cnn3d.load_ensemble(tmp_path / "models").info["widths"] == list(cnn3d.WIDTHS)
+    assert pretrained3d.load_pretrained(tmp_path / "models").info["widths"] == list(cnn3d.WIDTHS)
     with pytest.raises(ValueError, match="widths"):
         cnn3d.cube_model(16, widths=(8, 16))
 
@@ -325,19 +328,19 @@ def test_networks_of_another_architecture_are_retrained_and_refused(tmp_path):
     with open(tmp_path / "folds" / "fold0-history.csv", newline="") as handle:
         history = list(csv.DictReader(handle))
     assert [row["epoch"] for row in history] == ["0"] and float(history[0]["loss"]) > 0
-    ensemble = cnn3d.load_ensemble(tmp_path / "models")
+    ensemble = pretrained3d.load_pretrained(tmp_path / "models")
     assert ensemble.info["architecture"] == cnn3d.ARCHITECTURE
     assert sum("BatchNormalization" in type(layer).__name__ for layer in ensemble.models["fold0"].layers) == 6
     index = tmp_path / "models" / "ensemble.json"
     index.write_text(json.dumps({k: v for k, v in json.loads(index.read_text()).items() if k != "architecture"}))
     with pytest.raises(ValueError, match="architecture 1"):  # an index of before the field: version 1
-        cnn3d.load_ensemble(tmp_path / "models")
+        pretrained3d.load_pretrained(tmp_path / "models")
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps(json.loads(settings.read_text()) | {"architecture": 1}))
     trained_at = (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)  # folds of version 1: trained again
     assert (tmp_path / "models" / "fold0.npz").stat().st_mtime_ns != trained_at
-    assert cnn3d.load_ensemble(tmp_path / "models").info["architecture"] == cnn3d.ARCHITECTURE
+    assert pretrained3d.load_pretrained(tmp_path / "models").info["architecture"] == cnn3d.ARCHITECTURE
 
 
 @pytest.mark.parametrize("recorded", [{"label_version": "other"}, {}])

@@ -1,9 +1,9 @@
-"""Cube placement and the load paths of cubes and their sections (bonelib.cubes)."""
+"""Cube placement and the load paths of cubes and their sections (bonelib.cubes.placement)."""
 
 import numpy as np
 import pytest
 
-from bonelib import cubes
+from bonelib.cubes import placement as cubes
 from bonelib.fe.materials import TISSUE_MODULUS
 
 

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import zarr
 
-from bonelib import dataset, scanner, synth
-from bonelib.dataset.sources import plan_tasks, synthetic_sources
-from bonelib.density import Calibration
-from bonelib.label import label, slice_record
+from bonelib import synth
+from bonelib.imaging import scanner
+from bonelib.imaging.density import Calibration
+from bonelib.slices import dataset
+from bonelib.slices.dataset.sources import plan_tasks, synthetic_sources
+from bonelib.slices.label import label, slice_record
 
 TINY = dataset.Scale(n_donors=3, samples=12, test_donors=1, val_donors=1)
 
@@ -65,7 +67,7 @@ def test_deterministic(tiny, tmp_path):
 def test_resume_after_kill_equals_uninterrupted_build(tiny, tmp_path):
     out = tmp_path / "killed.zarr"
     code = (
-        "from bonelib import dataset; "
+        "from bonelib.slices import dataset; "
         f"dataset.build({str(out)!r}, scale=dataset.Scale(3, 12, 1, 1), scheduler='synchronous', progress=False)"
     )
     process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -178,8 +180,7 @@ def test_the_label_version_is_part_of_the_parameters(tiny, monkeypatch):
     import importlib
 
     from bonelib import versions
-
-    building = importlib.import_module("bonelib.dataset.build")
+    building = importlib.import_module("bonelib.slices.dataset.build")
 
     assert zarr.open_group(str(tiny), mode="r").attrs["parameters"]["label_version"] == versions.SLICE_LABELS
     before = building.plan_synthetic(TINY, 0)[1]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bonelib.density import (
+from bonelib.imaging.density import (
     CLIP_DENSITY,
     MARROW_MODULUS,
     Calibration,

@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
 from bonebook import diagrams  # noqa: E402
-from bonelib import cnn  # noqa: E402
+from bonelib.slices import network as cnn  # noqa: E402
 
 
 def boxes(figure):

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from bonelib import evaluation, folds, metrics, reference
-from bonelib.baselines import LinearCorrection
+from bonelib import reference
+from bonelib.learn import folds, metrics
+from bonelib.slices import evaluate as evaluation
+from bonelib.slices.baselines import LinearCorrection
 
 
 def synthetic_table(n_donors=6, per_donor=12, seed=0):

@@ -3,10 +3,17 @@
 import numpy as np
 import pytest
 
-from bonelib import scanner, synth
-from bonelib.density import MARROW_MODULUS, MARROW_POISSON, material_maps, smooth, to_vbmd
+from bonelib import synth
 from bonelib.fe import available_solvers, homogenise, stiffness_matrix
 from bonelib.fe.analytic import isotropic, laminate, reuss_bound, voigt_bound
+from bonelib.imaging import scanner
+from bonelib.imaging.density import (
+    MARROW_MODULUS,
+    MARROW_POISSON,
+    material_maps,
+    smooth,
+    to_vbmd,
+)
 
 BONE = (12000.0, 0.30)
 MARROW = (MARROW_MODULUS, MARROW_POISSON)

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bonelib import data, homogenise, scanner
-from bonelib.density import MARROW_MODULUS
+from bonelib import data, homogenise
 from bonelib.fe import LOAD_CASES_3D, homogenise_3d, tissue_maps
 from bonelib.fe.analytic import laminate, plane_strain_homogenise, rotate_stiffness
-from bonelib.fe.platens import compression_test
 from bonelib.fe.hex8 import isotropic_matrix
+from bonelib.fe.platens import compression_test
 from bonelib.fe.solvers import available
+from bonelib.imaging import scanner
+from bonelib.imaging.density import MARROW_MODULUS
 
 VOXEL = 0.082
 

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from bonelib import folds
-
+from bonelib.learn import folds
 
 DONORS = [f"D{i:02d}" for i in range(1, 36)]
 

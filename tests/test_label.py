@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from bonelib import scanner, synth
-from bonelib.label import label
-from bonelib.density import material_maps, smooth, to_vbmd
+from bonelib import synth
 from bonelib.fe import homogenise
+from bonelib.imaging import scanner
+from bonelib.imaging.density import material_maps, smooth, to_vbmd
+from bonelib.slices.label import label
 
 
 @pytest.fixture(scope="module")

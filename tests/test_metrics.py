@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from bonelib import metrics
-from bonelib.baselines import DensityRegression, FabricPowerLaw
+from bonelib.learn import metrics
+from bonelib.slices.baselines import DensityRegression, FabricPowerLaw
 
 
 def test_perfect_and_known_predictions():

@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from bonelib.morphometry import (bone_mask, bone_volume_fraction, fabric_eigenvalues, slice_descriptors,
-                                 trabecular_thickness)
+from bonelib.morphometry.planar import (
+    bone_mask,
+    bone_volume_fraction,
+    fabric_eigenvalues,
+    slice_descriptors,
+    trabecular_thickness,
+)
 
 
 def stripes(width, period=20, size=60):

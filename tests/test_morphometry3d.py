@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bonelib import morphometry3d
+from bonelib.morphometry import volume as morphometry3d
 
 
 def plates(thickness, spacing=12, size=48, normal=2):

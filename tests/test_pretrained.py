@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from bonelib import cnn, pretrained
-from bonelib.density import Calibration
+from bonelib.imaging.density import Calibration
+from bonelib.slices import network as cnn
+from bonelib.slices import pretrained
 
 RANGE = {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]}
 

@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bonelib import dataset, morphometry3d, realism, synth
-from bonelib.connectivity import percolation
-from bonelib.label import label
+from bonelib import synth
+from bonelib.morphometry import volume as morphometry3d
+from bonelib.morphometry.connectivity import percolation
+from bonelib.slices import dataset
+from bonelib.slices.label import label
+from bonelib.synth import realism
 from bonelib.synth.realistic import RodPlate, rod_plate_bone
 
 SHAPE = (60, 60, 60)

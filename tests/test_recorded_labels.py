@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonelib.dataset.sources import SCALES, plan_tasks, synthetic_sources
 from bonelib.fe import available_solvers
-from bonelib.label import label, slice_record
+from bonelib.slices.dataset.sources import SCALES, plan_tasks, synthetic_sources
+from bonelib.slices.label import label, slice_record
 
 RECORD = json.loads((Path(__file__).parent / "data" / "labels_before_restructure.json").read_text())
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bonelib import folds, results
-
+from bonelib.learn import folds
+from bonelib.learn import tables as results
 from tests.test_dataset import build_tiny
 
 
@@ -29,7 +29,7 @@ def test_bad_tables_are_refused(tmp_path):
 
 
 def test_the_sample_table_holds_every_sample_with_its_labels_and_splits(tmp_path):
-    from bonelib.dataset import load
+    from bonelib.slices.dataset import load
 
     store = build_tiny(tmp_path / "tiny.zarr")
     everything = load(store, images=False)

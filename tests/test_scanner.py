@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bonelib import scanner
 from bonelib.constants import VOXEL_SIZE_MM
+from bonelib.imaging import scanner
 
 QUIET = scanner.Scanner(noise_sd=0.0)
 

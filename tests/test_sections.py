@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from bonelib import scanner
-from bonelib.label import label
-from bonelib.sections import cut, section_rows
+from bonelib.imaging import scanner
+from bonelib.slices.label import label
+from bonelib.slices.sections import cut, section_rows
 
 
 def test_cut_takes_evenly_spaced_inner_sections():

@@ -13,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonelib import cnn, crossval, evaluation, pretrained, results
-from bonelib.label import slice_record
+from bonelib.learn import tables as results
+from bonelib.slices import crossval, pretrained
+from bonelib.slices import evaluate as evaluation
+from bonelib.slices import network as cnn
+from bonelib.slices.label import slice_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALES = ("paper", "ci")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bonelib import speed
+from bonelib.slices import speed
 
 
 def test_periodic_tile_tiles_and_crops_the_periodic_continuation():

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bonebook import config, studies
-from bonelib import scanner
 from bonelib.constants import VOXEL_SIZE_MM
+from bonelib.imaging import scanner
 
 SCALES = ("paper", "ci")
 
@@ -28,7 +28,7 @@ def study(folder, name: str, scale: str, settings: dict) -> dict:
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_a_real_section_of_the_real_bone_study_recomputes(scale):
-    from bonelib.sections import section_rows
+    from bonelib.slices.sections import section_rows
 
     folder = studies.real_bone_folder(scale)
     record = study(folder, "real_bone", scale, config.REAL_BONE[scale])
@@ -63,8 +63,7 @@ def test_the_real_bone_study_holds_what_the_chapter_reads(scale):
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_the_3d_fe_study_verifies_the_solver_and_a_real_cube_recomputes(scale):
-    from bonelib import cubes
-
+    from bonelib.cubes import placement as cubes
     folder = studies.cube_fe_folder(scale)
     settings = {"rois": config.REAL_BONE[scale]["rois"], "side": studies.CUBE_SIDE}
     record = study(folder, "cube_fe", scale, settings)

@@ -3,8 +3,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bonelib import scanner, synth
-from bonelib.density import ash_density, smooth, to_vbmd
+from bonelib import synth
+from bonelib.imaging import scanner
+from bonelib.imaging.density import ash_density, smooth, to_vbmd
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def test_ordered_lattice_cuts_slices_as_a_square_grid():
 
 def _modulus(micro: synth.Microarchitecture) -> tuple[float, float]:
     """E_eff (MPa) and vBMD (mg HA/cm³) of a central slice of the scanned VOI."""
-    from bonelib.label import density_map, label_density
+    from bonelib.slices.label import density_map, label_density
 
     rho = density_map(synth.section(micro, seed=5)[1], scanner.CALIBRATION)
     return label_density(rho).E_eff, float(rho.mean())

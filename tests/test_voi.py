@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from bonelib import synth
-from bonelib.voi import cancellous_mask, cancellous_voi
+from bonelib.imaging.voi import cancellous_mask, cancellous_voi
 
 
 def phantom(centre=(160, 170), semi=(125, 130)):

@@ -16,14 +16,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.fe import solvers
+from bonelib.fe.materials import check_materials
+from bonelib.fe.pixel_mesh import periodic_grid
 from bonelib.fe.quad4 import (
     centroid_strain_displacement,
     element_stiffness,
     macro_displacements,
     plane_stress_matrix,
 )
-from bonelib.fe.materials import check_materials
-from bonelib.fe.pixel_mesh import periodic_grid
 
 #: Names of the three unit load cases, in Voigt order.
 LOAD_CASES = ("xx", "yy", "xy")
@@ -190,7 +190,7 @@ def homogenise(
         Sparse direct backend (:mod:`bonelib.fe.solvers`).
     check_input : bool
         Check the materials (:func:`check_materials`); False: they are float64 arrays of one
-        shape that the caller checked (as :func:`bonelib.label.label` does), or a converted
+        shape that the caller checked (as :func:`bonelib.slices.label.label` does), or a converted
         material that is not a plane-stress one (plane strain's ν / (1 − ν)).
 
     Returns

@@ -4,7 +4,7 @@ Each of the six load cases imposes a unit macro-strain ε̄ (Voigt order xx, yy,
 engineering shear): u = ε̄ · x + ũ with ũ periodic, solved for ũ with one factorisation; the
 effective stiffness is the volume average of the stress over the whole cell, σ̄ = C ε̄.
 
-Marrow (voxels at or below the marrow modulus of :mod:`bonelib.density`, 0.0104 MPa, about
+Marrow (voxels at or below the marrow modulus of :mod:`bonelib.imaging.density`, 0.0104 MPa, about
 10⁻⁶ of bone) is dropped by default, and with it the bone outside the largest face-connected
 cluster: such bone carries no stress once the marrow is gone. The stiffness then depends on
 the kept bone only. A cluster that does not wrap around the cell along all three axes can
@@ -15,12 +15,9 @@ modulus along an axis it does not wrap is of the order of the marrow's.
 
 from __future__ import annotations
 
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bonelib.connectivity import periodic_clusters
-from bonelib.density import MARROW_MODULUS
 from bonelib.fe.hex8 import (
     LOAD_CASES_3D,
     centroid_strain_displacement_3d,
@@ -32,6 +29,8 @@ from bonelib.fe.homogenise import Fields, Homogenisation
 from bonelib.fe.materials import check_materials
 from bonelib.fe.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
 from bonelib.fe.voxel_mesh import VoxelMesh
+from bonelib.imaging.density import MARROW_MODULUS
+from bonelib.morphometry.connectivity import periodic_clusters
 
 #: What happens to the marrow: ``"drop"`` (default) or ``"keep"`` (exact, much slower).
 MARROW_OPTIONS = ("drop", "keep")

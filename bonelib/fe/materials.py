@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib._checks import finite_array
-from bonelib.density import MARROW_MODULUS, MARROW_POISSON
+from bonelib.imaging.density import MARROW_MODULUS, MARROW_POISSON
 
 #: The tissue of a segmented micro-CT volume (MPa, -): 10 GPa is usual for micro-FE models.
 TISSUE_MODULUS, TISSUE_POISSON = 10_000.0, 0.3

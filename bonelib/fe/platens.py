@@ -23,11 +23,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage
 
-from bonelib.density import MARROW_MODULUS
 from bonelib.fe.hex8 import hexahedron_stiffness
 from bonelib.fe.materials import check_materials
 from bonelib.fe.solvers import available, factorize_3d, rigid_body_modes
 from bonelib.fe.voxel_mesh import VoxelMesh
+from bonelib.imaging.density import MARROW_MODULUS
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,29 @@ Both cohorts are chosen by name in :data:`COHORTS`: ``"paper"`` reproduces the p
 statistics with bone unlike real bone, ``"realistic"`` matches the morphometry of real
 vertebral bone.
 
-The scans go through the scanner model of :mod:`bonelib.scanner`.
+The scans go through the scanner model of :mod:`bonelib.imaging.scanner`.
 """
 
 from bonelib.constants import COHORT_NAMES
-from bonelib.synth.cohort import cohort, donor_microarchitecture, level_microarchitecture, plan, well_connected
-from bonelib.synth.generators import body_mask, plate_holes, voronoi_walls, wall_fraction
-from bonelib.synth.realistic import RealisticSpec, RodPlate, realistic_plan, rod_plate_bone
+from bonelib.synth.cohort import (
+    cohort,
+    donor_microarchitecture,
+    level_microarchitecture,
+    plan,
+    well_connected,
+)
+from bonelib.synth.generators import (
+    body_mask,
+    plate_holes,
+    voronoi_walls,
+    wall_fraction,
+)
+from bonelib.synth.realistic import (
+    RealisticSpec,
+    RodPlate,
+    realistic_plan,
+    rod_plate_bone,
+)
 from bonelib.synth.vertebra import (
     BODY_MM,
     Microarchitecture,

@@ -1,6 +1,6 @@
 """Geometry generators of synthetic cancellous bone: walls of a Voronoi foam, holes, the body outline.
 
-Each returns a boolean or fractional voxel array; :mod:`bonelib.scanner` images them.
+Each returns a boolean or fractional voxel array; :mod:`bonelib.imaging.scanner` images them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ on a Voronoi tessellation whose cells are stretched along axis 0 (superior–inf
 
 The volume is binary at a micro-CT voxel size (the real ROIs' 51.3 µm by default) and
 reaches the FE route through the same scanner model as real bone
-(:func:`bonelib.scanner.scan`). Its parameter ranges were chosen so that its 3D and 2D
+(:func:`bonelib.imaging.scanner.scan`). Its parameter ranges were chosen so that its 3D and 2D
 morphometry match the shipped real ROIs (:mod:`bonelib.data`); ``bonelib realistic check``
 prints the comparison.
 """
@@ -27,8 +27,8 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bonelib.constants import LEVELS, SLICE_PX, VOXEL_SIZE_MM
-from bonelib.density import Calibration
-from bonelib.scanner import scan
+from bonelib.imaging.density import Calibration
+from bonelib.imaging.scanner import scan
 
 #: Voxel size at which the realistic bone is generated (mm): the real ROIs' micro-CT.
 MICRO_CT_MM = 0.0513
@@ -71,7 +71,7 @@ class RodPlate:
 
 
 #: The cohort's central parameters (the defaults of :class:`RodPlate`), tuned by hand against the
-#: 30 shipped real ROIs with :mod:`bonelib.realism` (``bonelib realism`` prints the comparison).
+#: 30 shipped real ROIs with :mod:`bonelib.synth.realism` (``bonelib realism`` prints the comparison).
 CENTRAL = RodPlate()
 
 
@@ -165,7 +165,7 @@ class RealisticSpec:
         return rod_plate_bone(self.microarchitecture, shape, voxel_size_mm, np.random.default_rng(self.seed))
 
     def scan(self, n_slices: int = 104, side_px: int = SLICE_PX) -> "ScannedCube":
-        """The HR-pQCT-like VOI (n_slices, side, side) at 82 µm, through :func:`bonelib.scanner.scan`."""
+        """The HR-pQCT-like VOI (n_slices, side, side) at 82 µm, through :func:`bonelib.imaging.scanner.scan`."""
         if n_slices < 1 or side_px < 1:
             raise ValueError(f"n_slices and side_px must be at least 1, got {n_slices} and {side_px}")
         extent = (n_slices * VOXEL_SIZE_MM, side_px * VOXEL_SIZE_MM, side_px * VOXEL_SIZE_MM)

@@ -1,7 +1,7 @@
 """One synthetic vertebra: its microarchitecture, its scan, and the section a slice cuts from it.
 
 The scanned object is a section of the vertebral body: cancellous bone inside a cortical
-shell, so that the volume of interest must be found (:mod:`bonelib.voi`). To keep
+shell, so that the volume of interest must be found (:mod:`bonelib.imaging.voi`). To keep
 generation to a few seconds, the body is smaller in-plane (21.5 × 20.5 mm) than a real
 lumbar body (≈ 45 × 33 mm); ``body_mm`` sets it.
 """
@@ -15,10 +15,15 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bonelib.constants import VOXEL_SIZE_MM
-from bonelib.density import Calibration
-from bonelib.scanner import CALIBRATION, Scanner
-from bonelib.synth.generators import body_mask, plate_holes, voronoi_walls, wall_fraction
-from bonelib.voi import VolumeOfInterest, cancellous_voi
+from bonelib.imaging.density import Calibration
+from bonelib.imaging.scanner import CALIBRATION, Scanner
+from bonelib.imaging.voi import VolumeOfInterest, cancellous_voi
+from bonelib.synth.generators import (
+    body_mask,
+    plate_holes,
+    voronoi_walls,
+    wall_fraction,
+)
 
 #: In-plane size of the scanned body section (mm): antero-posterior × lateral. With the
 #: outline rotated by up to 0.1 rad it always holds the 182 px VOI 1 mm clear of its surface.
@@ -47,7 +52,7 @@ class Microarchitecture:
     plate_holes : float
         Fraction of the remaining wall area punched out by small holes (≈ 0.3–0.5 mm).
     tissue_density, marrow_density, psf_sigma_voxels, noise_sd : float
-        The scan's parameters (:class:`bonelib.scanner.Scanner`): mg HA/cm³, mg HA/cm³,
+        The scan's parameters (:class:`bonelib.imaging.scanner.Scanner`): mg HA/cm³, mg HA/cm³,
         voxels, mg HA/cm³.
     cortex_mm : float
         Thickness of the cortical shell (mm).
@@ -148,7 +153,7 @@ class Vertebra:
 
     @property
     def voi(self) -> VolumeOfInterest:
-        """The cancellous volume of interest, found by :func:`bonelib.voi.cancellous_voi`."""
+        """The cancellous volume of interest, found by :func:`bonelib.imaging.voi.cancellous_voi`."""
         if self._voi is None:
             self._voi = cancellous_voi(self.body, voxel_size_mm=self.voxel_size_mm)
         return self._voi
@@ -214,7 +219,7 @@ def section(micro: Microarchitecture, seed: int, n_slices: int = 3) -> NDArray[n
     """The cancellous VOI (n_slices, 182, 182) of a short scan of one microarchitecture.
 
     For studies of a microarchitecture on its own (no cohort, no donor); grey values in the
-    synthetic scanner's :data:`bonelib.scanner.CALIBRATION`.
+    synthetic scanner's :data:`bonelib.imaging.scanner.CALIBRATION`.
     """
     return cancellous_voi(scan_vertebra(micro, seed, n_slices=n_slices), voxel_size_mm=VOXEL_SIZE_MM).volume
 

@@ -1,0 +1,11 @@
+"""The 3D route: the effective modulus of cancellous bone cubes.
+
+- :mod:`bonelib.cubes.placement`: where to cut cubes from a volume, and their FE moduli;
+- :mod:`bonelib.cubes.dataset`: labelled cubes of real and synthetic volumes;
+- :mod:`bonelib.cubes.network`: the 3D CNN and its training;
+- :mod:`bonelib.cubes.pretrained`: the shipped 3D ensemble;
+- :mod:`bonelib.cubes.baselines`: the Zysset–Curnier law of BV/TV and fabric;
+- :mod:`bonelib.cubes.evaluate`: leave-specimens-out evaluation.
+
+The module names are those of the 2D route, :mod:`bonelib.slices`, for the same steps.
+"""

@@ -1,0 +1,226 @@
+"""Leave-specimens-out evaluation of the 3D route on real bone.
+
+The real specimens are split into folds; each fold's networks and laws learn from every
+synthetic cube and the real cubes of the other specimens, and predict the cubes of the
+held-out specimens, which they never saw. Pooled over the folds, every real cube is predicted
+once by models blind to its specimen. Only cubes whose bone wraps the periodic cell and lies
+in the cancellous range carry a label (:func:`usable`).
+
+Each fold's predictions and network are written as soon as the fold ends, so a stopped run
+resumes at the next fold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bonelib._files import write_csv, write_json
+from bonelib.cubes.network import WIDTHS
+from bonelib.cubes.pretrained import write_index
+from bonelib.versions import CUBE_LABELS
+
+#: The models of the comparison, as named in the predictions and metrics.
+MODELS = ("power_law", "fabric_law", "cnn3d")
+#: Axis of a cube → the transposition that brings it to array axis 0 (z: none). A cube turned
+#: so that its y (or x) axis lies along axis 0 is a new training cube whose label along
+#: axis 0 is the E_y (E_x) of the same FE solve: the scanner's blur is isotropic, so the turn
+#: is exact.
+AXES = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}
+
+
+def usable(rows: Sequence[dict]) -> NDArray[np.bool_]:
+    """Cubes with a label: bone that wraps the cell, BV/TV in the cancellous range, E_z > 0."""
+    return np.array([bool(r["wraps"]) and bool(r["cancellous"]) and float(r["E_z"]) > 0 for r in rows])
+
+
+def specimen_folds(specimens: Sequence[str], n_folds: int, seed: int = 0) -> list[list[str]]:
+    """Split the distinct specimens into ``n_folds`` groups at random (seeded), sizes differing by one at most."""
+    distinct = sorted(set(specimens))
+    if not 2 <= n_folds <= len(distinct):
+        raise ValueError(f"n_folds must lie in 2 … {len(distinct)} (the specimens), got {n_folds}")
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    return [sorted(distinct[i] for i in part) for part in np.array_split(order, n_folds)]
+
+
+def axis_views(grey: NDArray, rows: Sequence[dict], index: NDArray, axes: Sequence[str] = ("z",)):
+    """The cubes ``index``, each turned so that each of ``axes`` lies along array axis 0 in turn.
+
+    Returns
+    -------
+    cubes : numpy.ndarray
+        (len(axes) · len(index), s, s, s) grey cubes, axis by axis.
+    modulus : numpy.ndarray
+        The FE modulus (MPa) along axis 0 of each turned cube: ``E_<axis>``.
+    bv_tv, m : numpy.ndarray
+        BV/TV from density and the gradient fabric eigenvalue along axis 0 (``m_<axis>``).
+    """
+    unknown = set(axes) - set(AXES)
+    if unknown or not axes:
+        raise ValueError(f"axes must be some of {tuple(AXES)}, got {tuple(axes)}")
+
+    cubes = np.concatenate([np.transpose(grey[index], (0, *(1 + np.array(AXES[a])))) for a in axes])
+    return (cubes, np.concatenate([_column(rows, f"E_{a}", index) for a in axes]),
+            np.tile(_column(rows, "bv_tv_grey", index), len(axes)),
+            np.concatenate([_column(rows, f"m_{a}", index) for a in axes]))
+
+
+def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
+    """The values of ``name`` in the rows ``index``, as floats."""
+    return np.array([float(rows[i][name]) for i in index])
+
+
+def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
+                     sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
+                     axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None,
+                     widths: Sequence[int] = WIDTHS):
+    """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
+
+    ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
+    volumes (:func:`bonelib.cubes.dataset.load` with ``between=True``); those of the held-out
+    specimens are left out, and none is predicted.
+
+    The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the
+    ``base`` law's (a correction of the law from the image), so the 3D CNN's modulus is that
+    law's times the network's ratio. It learns from each training cube along each of ``axes``
+    (:func:`axis_views`: ``("z", "y", "x")`` triples its cubes at no FE cost) and predicts E_z;
+    ``widths``: the network's filters per stage (default :data:`bonelib.cubes.network.WIDTHS`).
+
+    Returns
+    -------
+    predictions : list of dict
+        One per held-out cube: ``volume``, ``cube``, ``specimen``, ``E_z`` (FE, MPa) and the
+        modulus (MPa) of each of :data:`MODELS`.
+    model : keras.Model
+        The fold's trained 3D network.
+    law : CubeLaw
+        The fold's ``base`` law.
+    losses : list of float
+        The network's mean training loss (MAE of the log ratio to the law) in each epoch.
+    """
+    from bonelib.cubes import network as cnn3d
+    from bonelib.cubes.baselines import CubeLaw
+    from bonelib.imaging.scanner import CALIBRATION
+
+    ok = usable(rows)
+    real = np.array([r["source"] == "real" for r in rows])
+    held = np.array([r["specimen"] in held_out for r in rows]) & real
+    chosen = np.array([r["source"] in sources for r in rows])
+    train, test = np.flatnonzero(ok & chosen & ~held), np.flatnonzero(ok & held)
+    if not len(test):
+        raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
+    if base not in ("power_law", "fabric_law"):
+        raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
+    if between is not None:
+        extra = np.flatnonzero(usable(between[1]) & np.array([r["source"] in sources and r["specimen"] not in held_out
+                                                              for r in between[1]]))
+        train = np.concatenate([train, len(rows) + np.arange(len(extra))])
+        grey, rows = np.concatenate([grey, between[0][extra]]), [*rows, *(between[1][i] for i in extra)]
+
+    laws = {"power_law": CubeLaw(fabric=False), "fabric_law": CubeLaw(fabric=True)}
+    for law in laws.values():
+        law.fit(*(_column(rows, name, train) for name in ("bv_tv_grey", "E_z", "m_z")))
+    predicted = {name: law.predict(_column(rows, "bv_tv_grey", test), _column(rows, "m_z", test))
+                 for name, law in laws.items()}
+    cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
+    model, losses = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
+                                epochs=epochs, seed=seed, progress=progress, widths=widths)
+    predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
+    out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
+            "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
+           for k, i in enumerate(test)]
+    return out, model, laws[base], losses
+
+
+def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
+                        seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
+                        models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
+                        between: tuple[NDArray, Sequence[dict]] | None = None,
+                        widths: Sequence[int] = WIDTHS) -> Path:
+    """Run the evaluation into ``out`` (resuming its folds if they were made with the same
+    settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
+    law, ``folds/fold<k>-law.json``, and its network's training loss per epoch,
+    ``folds/fold<k>-history.csv``), ``predictions.csv`` and ``metrics.json``; the laws and
+    networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
+    cubes, and the ``between`` cubes of the training specimens), the networks (``widths`` filters
+    per stage) as corrections of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
+    ``models`` (default ``out/models``), with their ``ensemble.json``: the ensemble that
+    :func:`bonelib.cubes.pretrained.load_pretrained` reads.
+
+    The metrics (:func:`bonelib.learn.metrics.report`) pool all held-out real cubes, with
+    bootstrap intervals that resample whole specimens.
+    """
+    from bonelib.cubes import network as cnn3d
+    from bonelib.learn.weights import save_weights
+
+    out = Path(out)
+    models = Path(models) if models is not None else out / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    real = [r["specimen"] for r in rows if r["source"] == "real"]
+    folds = specimen_folds(real, n_folds, seed)
+    settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
+                "axes": list(axes), "between": 0 if between is None else len(between[1]),
+                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE, "cube_labels": CUBE_LABELS}
+    if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
+        # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
+        shutil.rmtree(out / "folds")
+        for k in range(n_folds):
+            (models / f"fold{k}.npz").unlink(missing_ok=True)
+    write_json(out / "settings.json", settings)
+    for k, held_out in enumerate(folds):
+        target = out / "folds" / f"fold{k}.csv"
+        law_file = out / "folds" / f"fold{k}-law.json"
+        if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
+            continue
+        predictions, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base,
+                                                           progress, axes, between, widths)
+        write_csv(out / "folds" / f"fold{k}-history.csv", [{"epoch": e, "loss": v} for e, v in enumerate(losses)])
+        save_weights(model, models / f"fold{k}.npz")
+        write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
+        write_csv(target, predictions)
+    vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok and r["source"] in sources]
+    laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
+    write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
+                {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
+                sources=list(sources), base=base, axes=list(axes), between=between is not None,
+                widths=settings["widths"])
+    pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
+    write_csv(out / "predictions.csv", pooled)
+    write_metrics(out / "metrics.json", pooled, seed)
+    return out / "metrics.json"
+
+
+def write_metrics(path: str | Path, predictions: Sequence[dict], seed: int = 0) -> dict:
+    """Pooled metrics of every model over the held-out cubes, bootstrapped by specimen."""
+    from bonelib.learn.metrics import report
+
+    reference = [float(p["E_z"]) for p in predictions]
+    groups = [p["specimen"] for p in predictions]
+    metrics = {name: report([float(p[name]) for p in predictions], reference, seed=seed, groups=groups)
+               for name in MODELS}
+    metrics["specimens"] = len(set(groups))
+    write_json(path, metrics)
+    return metrics
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_predictions(folder: str | Path) -> tuple[list[dict], dict]:
+    """The pooled predictions (numbers as floats) and the metrics of an evaluation folder."""
+    folder = Path(folder)
+    rows = [{k: (v if k in ("volume", "specimen") else float(v)) for k, v in row.items()}
+            for row in _read_csv(folder / "predictions.csv")]
+    return rows, json.loads((folder / "metrics.json").read_text())

@@ -1,0 +1,94 @@
+"""The shipped 3D networks: an ensemble of the leave-specimens-out folds' networks.
+
+Each fold's network was trained on the specimens of the other folds, as the correction of its
+fold's density–fabric law (:class:`bonelib.cubes.baselines.CubeLaw`). The ensemble predicts
+the geometric mean of their E_z and gives their spread as the uncertainty, and checks each cube
+against what the networks were trained on (:meth:`CubeEnsemble.check`).
+
+Files (``bonelib/data/models3d`` for the paper-scale ensemble): one ``<fold>.npz`` per network
+(:func:`bonelib.learn.weights.save_weights`) and ``ensemble.json`` (:func:`write_index`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bonelib.cubes import network
+from bonelib.learn.ensemble import Ensemble
+
+#: Where the paper-scale 3D ensemble ships.
+PACKAGED = Path(__file__).resolve().parents[1] / "data" / "models3d"
+
+
+def write_index(folder: str | Path, names: list[str], side: int, training_range: dict, **extra) -> Path:
+    """Write ``ensemble.json``: the networks (``<name>.npz`` in ``folder``, written by
+    :func:`bonelib.learn.weights.save_weights`; their ``widths`` among ``extra``), the cube side (voxels),
+    the ``training_range`` (``vbmd`` in mg HA/cm³ → [low, high] of the training cubes), the
+    :data:`~bonelib.cubes.network.ARCHITECTURE` of :func:`~bonelib.cubes.network.cube_model` that built them and ``extra``."""
+    from bonelib._files import write_json
+
+    write_json(Path(folder) / "ensemble.json", {"networks": names, "side": side, "training_range": training_range,
+                                                "architecture": network.ARCHITECTURE, **extra})
+    return Path(folder) / "ensemble.json"
+
+
+class CubeEnsemble(Ensemble):
+    """3D networks whose geometric mean is the prediction and whose spread is the uncertainty
+    (:class:`bonelib.learn.ensemble.Ensemble`): ``models`` of :func:`~bonelib.cubes.network.cube_model` by name, each the
+    correction of its fold's law, ``training_range`` of ``vbmd`` (mg HA/cm³)."""
+
+    @property
+    def side(self) -> int:
+        """Side of the cubes the networks take (voxels of 82 µm)."""
+        return int(self.info["side"])
+
+    def predict(self, grey: ArrayLike, calibration) -> tuple[NDArray, NDArray]:
+        """E_z (MPa) of grey cubes (N, s, s, s) and the spread: the s.d. of the networks' E_z.
+
+        Each network corrects its fold's law (``info["laws"]``: the fields of
+        :class:`bonelib.cubes.baselines.CubeLaw`), read from the same grey cube."""
+        from bonelib.cubes.baselines import CubeLaw
+        from bonelib.cubes.dataset import grey_measures
+        from bonelib.imaging.density import to_vbmd
+
+        inputs = network.cube_inputs(grey, calibration)
+        measures = [grey_measures(to_vbmd(cube, calibration)) for cube in np.asarray(grey)]
+        bv_tv, m_z = (np.array([m[key] for m in measures]) for key in ("bv_tv_grey", "m_z"))
+        # A cube with (almost) no bone lies far outside the training range (check() says so);
+        # the floor keeps its law finite.
+        bv_tv, m_z = np.maximum(bv_tv, 1e-3), np.maximum(m_z, 1e-3)
+        each = np.stack([CubeLaw(**self.info["laws"][name]).predict(bv_tv, m_z) * network.predict_modulus(model, inputs)
+                         for name, model in self.models.items()])
+        return self.combine(each, geometric=True)
+
+    def check(self, grey: ArrayLike, calibration) -> list[list[str]]:
+        """Why each cube lies outside what the networks were trained on (empty: it does not)."""
+        from bonelib.imaging.density import to_vbmd
+
+        low, high = self.training_range["vbmd"]
+        reasons = []
+        for cube in np.asarray(grey):
+            vbmd = float(np.mean(to_vbmd(cube, calibration)))
+            reasons.append([] if low <= vbmd <= high else
+                           [f"mean ρ_HA {vbmd:.3g} mg HA/cm³ outside the training range {low:.3g}–{high:.3g} mg HA/cm³"])
+        return reasons
+
+
+def load_pretrained(folder: str | Path | None = None) -> CubeEnsemble:
+    """The 3D ensemble that :func:`bonelib.cubes.evaluate.leave_specimens_out` writes
+    (default: the shipped one, ``bonelib/data/models3d``)."""
+    from bonelib.learn.weights import load_weights, read_index
+
+    folder = Path(folder) if folder is not None else PACKAGED
+    info = read_index(folder, "python -m bonebook.reproduce_3d --scale paper")
+    version = info.get("architecture", 1)
+    if version != network.ARCHITECTURE:
+        raise ValueError(f"{folder} holds networks of architecture {version}, this bonelib builds "
+                         f"version {network.ARCHITECTURE}: train them again (python -m bonebook.reproduce_3d)")
+    widths = info.get("widths", network.WIDTHS)
+    models = {name: load_weights(network.cube_model(info["side"], widths=widths), folder / f"{name}.npz")
+              for name in info.pop("networks")}
+    return CubeEnsemble(models, info.pop("training_range"), info)

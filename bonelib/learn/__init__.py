@@ -1,0 +1,8 @@
+"""Learning pieces shared by both routes.
+
+- :mod:`bonelib.learn.folds`: donor (specimen) folds;
+- :mod:`bonelib.learn.ensemble`: the shipped ensembles' common base (centre, spread, checks);
+- :mod:`bonelib.learn.weights`: a network's weights as NumPy archives;
+- :mod:`bonelib.learn.metrics`: R², slope, RPE50 and RPE95 with bootstrap intervals;
+- :mod:`bonelib.learn.tables`: typed CSV tables of samples and predictions.
+"""
