@@ -272,3 +272,49 @@ def test_one_result_type_serves_2d_and_3d(porous_result):
     assert porous_result.G_xy == porous_result.G[2]
     with pytest.raises(ValueError, match="2D slice"):
         porous_result.E_eff
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_bonded_platens_without_poisson_effect_give_the_material(axis):
+    # ν = 0: nothing spreads, so holding the faces changes nothing
+    E, nu = np.full((5, 4, 3), 1000.0), np.zeros((5, 4, 3))
+    assert np.isclose(compression_test(E, nu, axis, platens="bonded").E_apparent, 1000.0, rtol=1e-12)
+
+
+def test_bonded_platens_stiffen_a_spreading_cube_towards_uniaxial_strain():
+    E, nu = np.full((4, 6, 6), 1000.0), np.full((4, 6, 6), 0.3)
+    bonded = compression_test(E, nu, 0, platens="bonded")
+    assert bonded.platens == "bonded"
+    # between the free cube (E) and a cube held laterally everywhere (the uniaxial-strain modulus)
+    assert 1000.0 < bonded.E_apparent < isotropic_matrix(1000.0, 0.3)[0, 0]
+    # a squatter cube is held over more of its height: stiffer
+    squat = compression_test(np.full((2, 6, 6), 1000.0), np.full((2, 6, 6), 0.3), 0, platens="bonded")
+    assert squat.E_apparent > bonded.E_apparent
+    with pytest.raises(ValueError, match="platens"):
+        compression_test(E, nu, 0, platens="glued")
+
+
+def test_bonded_and_frictionless_platens_on_real_bone(real_cube):
+    E, nu = tissue_maps(real_cube)
+    for axis in range(3):
+        free, bonded = (compression_test(E, nu, axis, platens=p).E_apparent for p in ("frictionless", "bonded"))
+        # holding the faces only adds constraints: the energy at a given strain can only grow
+        # (on a 2 mm cube of struts, clamping their cut ends several times over)
+        assert 0 < free <= bonded
+
+
+def test_metis_order_is_a_permutation_that_keeps_a_node_together():
+    from bonelib.fe.hex8 import hexahedron_stiffness
+    from bonelib.fe.ordering import nested_dissection
+    from bonelib.fe.voxel_mesh import VoxelMesh
+
+    mesh = VoxelMesh.of(np.ones((4, 4, 4), bool))
+    K = mesh.stiffness(hexahedron_stiffness(np.full(64, 1000.0), np.full(64, 0.3)))
+    nodes = np.arange(3, mesh.n_dofs) // 3
+    order = nested_dissection(K, nodes)
+    assert np.array_equal(np.sort(order), np.arange(K.shape[0]))
+    runs = nodes[order].reshape(-1, 3)  # a node's three DOFs follow each other
+    assert np.all(runs == runs[:, :1])
+    assert np.array_equal(order, nested_dissection(K, nodes))  # deterministic
+    with pytest.raises(ValueError, match="one node per unknown"):
+        nested_dissection(K, nodes[:-1])

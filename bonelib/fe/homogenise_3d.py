@@ -67,7 +67,7 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
         Voxel side (mm). C does not depend on it; displacements do.
     fields : bool
         Also return displacement, strain, stress, von Mises stress and strain-energy density.
-    solver : {"auto", "cholmod", "amg", "superlu"}
+    solver : {"auto", "cholmod", "superlu", "amg"}
         Backend (:mod:`bonelib.fe.solvers`).
     marrow : {"drop", "keep"}
         Drop the marrow and the bone outside the largest cluster (default), or keep every voxel.
@@ -91,7 +91,8 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     forces = mesh.assemble_vector(-(Ke @ U))[3:]
     name = available(3)[0] if solver == "auto" else solver
     triangle = TRIANGLE.get(name, "full")  # an unknown name: factorize_3d says which are known
-    solve = factorize_3d(mesh.stiffness(Ke, triangle=triangle), rigid_body_modes(mesh.node_coordinates())[3:], name)
+    solve = factorize_3d(mesh.stiffness(Ke, triangle=triangle), rigid_body_modes(mesh.node_coordinates())[3:], name,
+                         nodes=np.arange(3, mesh.n_dofs) // 3)
     fluctuation = np.zeros((mesh.n_dofs, 6))
     fluctuation[3:] = solve(forces)
 

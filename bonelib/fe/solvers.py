@@ -8,9 +8,11 @@ The fastest available backend is chosen by ``"auto"`` (:func:`available`, by dim
   reused for every sample; in 3D it orders by METIS nested dissection (half the time of
   CHOLMOD's default ordering on bone cubes) and reads only the lower triangle, so only that
   is assembled for it (:data:`TRIANGLE`).
-- ``"superlu"``: SciPy's SuperLU, always present: in 2D on the matrix in nested-dissection
-  order (:func:`bonelib.fe.pixel_mesh.nested_dissection`), symmetric mode, no pivoting; in
-  3D with COLAMD ordering, slow beyond ~30³.
+- ``"superlu"``: SciPy's SuperLU, always present, symmetric mode, no pivoting, on the matrix
+  in nested-dissection order: in 2D the pixel grid's (:func:`bonelib.fe.pixel_mesh.nested_dissection`),
+  in 3D METIS's of the mesh's node graph (:func:`bonelib.fe.ordering.nested_dissection`;
+  six times faster than SuperLU's own COLAMD ordering on a 50³ bone cube, within about 1.5×
+  of CHOLMOD), so that pip alone gives a fast direct solver.
 - ``"amg"`` (3D): conjugate gradients preconditioned by pyamg's smoothed-aggregation
   multigrid, built with the rigid-body modes as near-null space (the elasticity setting of
   Vaněk, Mandel & Brezina 1996); iterative, stopped at a relative residual of :data:`RTOL`.
@@ -30,6 +32,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
+
+from bonelib.fe.ordering import nested_dissection
 
 Solve = Callable[[NDArray], NDArray]
 
@@ -52,12 +56,12 @@ TRIANGLE = {"cholmod": "lower", "amg": "full", "superlu": "full"}
 def available(ndim: int = 2) -> list[str]:
     """Names of the backends that can run here for ``ndim``-dimensional meshes, the default first.
 
-    >>> available(3)[-1], available(2)[-1]
-    ('superlu', 'superlu')
+    >>> available(3)[-2:], available(2)[-1]
+    (['superlu', 'amg'], 'superlu')
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim must be 2 or 3, got {ndim}")
-    return (["cholmod"] if _cholmod_analyze is not None else []) + (["amg"] if ndim == 3 else []) + ["superlu"]
+    return (["cholmod"] if _cholmod_analyze is not None else []) + ["superlu"] + (["amg"] if ndim == 3 else [])
 
 
 def _single_threaded(solve: Solve) -> Solve:
@@ -109,16 +113,25 @@ def _superlu_2d(matrix: sp.csr_matrix, pattern: Hashable | None) -> Solve:
     return lu.solve
 
 
-def _cholmod_3d(matrix: sp.csc_matrix, modes: NDArray) -> Solve:
+def _cholmod_3d(matrix: sp.csc_matrix, modes: NDArray, nodes: NDArray | None) -> Solve:
     factor = _cholmod_analyze(matrix, ordering_method="metis").cholesky(matrix)
     return lambda rhs: factor(rhs)
 
 
-def _superlu_3d(matrix: sp.csc_matrix, modes: NDArray) -> Solve:
-    return sla.splu(matrix, permc_spec="COLAMD", diag_pivot_thresh=0.0, options={"SymmetricMode": True}).solve
+def _superlu_3d(matrix: sp.csc_matrix, modes: NDArray, nodes: NDArray | None) -> Solve:
+    order = nested_dissection(matrix, nodes)
+    lu = sla.splu(matrix[order][:, order].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0,
+                  options={"SymmetricMode": True})
+
+    def solve(rhs: NDArray) -> NDArray:
+        out = np.empty_like(rhs, dtype=float)
+        out[order] = lu.solve(np.ascontiguousarray(rhs[order], dtype=float))
+        return out
+
+    return solve
 
 
-def _amg(matrix: sp.csc_matrix, modes: NDArray) -> Solve:
+def _amg(matrix: sp.csc_matrix, modes: NDArray, nodes: NDArray | None) -> Solve:
     import pyamg
 
     csr = matrix.tocsr()
@@ -168,7 +181,8 @@ def factorize(matrix: sp.csr_matrix, solver: str = "auto", pattern: Hashable | N
         return _single_threaded(_BACKENDS_2D[name](matrix, pattern))
 
 
-def factorize_3d(matrix: sp.csc_matrix, modes: NDArray, solver: str = "auto") -> Solve:
+def factorize_3d(matrix: sp.csc_matrix, modes: NDArray, solver: str = "auto",
+                 nodes: NDArray | None = None) -> Solve:
     """Prepare ``solve(rhs)`` for the symmetric positive definite ``matrix`` of a voxel mesh.
 
     Parameters
@@ -179,9 +193,12 @@ def factorize_3d(matrix: sp.csc_matrix, modes: NDArray, solver: str = "auto") ->
     modes : numpy.ndarray
         (n, 6) rigid-body modes at the free DOFs (:func:`rigid_body_modes`, rows of the
         free DOFs): the near-null space of the multigrid; unused by the direct solvers.
-    solver : {"auto", "cholmod", "amg", "superlu"}
+    solver : {"auto", "cholmod", "superlu", "amg"}
         Backend; ``"auto"`` takes the first of :func:`available` (3).
+    nodes : numpy.ndarray, optional
+        (n,) mesh node of each free DOF: the ordering of ``"superlu"`` is then made on the node
+        graph (a third of the size; default: each DOF its own node).
     """
     name = _chosen(solver, 3, _BACKENDS_3D)
     with _threads.limit(limits=1):
-        return _single_threaded(_BACKENDS_3D[name](matrix, modes))
+        return _single_threaded(_BACKENDS_3D[name](matrix, modes, nodes))
