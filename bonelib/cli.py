@@ -326,12 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; errors in the input print one line and exit with status 2."""
+    """Run the command line; errors in the input, and a volume too large for memory, print one line
+    and exit with status 2."""
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, MemoryError) as error:
         print(f"bonelib {args.command}: error: {error}", file=sys.stderr)
         return 2
 

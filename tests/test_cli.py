@@ -185,3 +185,13 @@ def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
     assert report["warnings"][0] and not any(report["warnings"][1:])
     assert main(["predict", str(tmp_path / "volume.npz"), "--route", "3d", "--model", str(folder), "--crop"]) == 2
     assert "3D route" in capsys.readouterr().err
+
+
+def test_homogenise_a_volume_too_large_for_memory_says_so(tmp_path, capsys, monkeypatch):
+    from bonelib.fe import memory
+
+    np.save(tmp_path / "cube.npy", np.full((8, 8, 8), 1000, np.int16))
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
+    assert main(["homogenise", str(tmp_path / "cube.npy"), "--cube", "--calibration", "1,0"]) == 2
+    error = capsys.readouterr().err
+    assert "8 × 8 × 8 voxels" in error and "GB of memory is available" in error and "Traceback" not in error

@@ -318,3 +318,32 @@ def test_metis_order_is_a_permutation_that_keeps_a_node_together():
     assert np.array_equal(order, nested_dissection(K, nodes))  # deterministic
     with pytest.raises(ValueError, match="one node per unknown"):
         nested_dissection(K, nodes[:-1])
+
+
+def test_a_solve_that_does_not_fit_is_refused_before_it_starts(monkeypatch):
+    from bonelib.fe import memory
+
+    E, nu = np.full((6, 6, 6), 1000.0), np.full((6, 6, 6), 0.3)
+    need = {name: memory.solve_memory(216, 3 * 216, name) for name in ("superlu", "amg")}
+    assert need["amg"] < need["superlu"]  # the factor's fill
+    # room for the iterative solve only: "auto" falls back to it, an explicit direct solver is refused
+    monkeypatch.setattr(memory, "available_memory", lambda: (need["amg"] + need["superlu"]) // 2)
+    assert homogenise_3d(E, nu, VOXEL).solver == "amg"
+    assert compression_test(E, nu).solver == "amg"
+    with pytest.raises(MemoryError, match=r"6 × 6 × 6 voxels \(216 elements, 648 DOF\).*'superlu'.*available"):
+        homogenise_3d(E, nu, VOXEL, solver="superlu")
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    with pytest.raises(MemoryError, match="Crop the volume"):
+        compression_test(E, nu, platens="bonded")
+
+
+def test_memory_estimate_grows_with_the_mesh():
+    from bonelib.fe.memory import available_memory, solve_memory
+
+    assert available_memory() > 0
+    sizes = [1e3, 1e4, 1e5, 1e6]
+    for solver in ("superlu", "amg"):
+        needs = [solve_memory(int(n), int(5 * n), solver) for n in sizes]
+        assert all(a < b for a, b in zip(needs, needs[1:]))
+    # a 200³ volume of 30 % bone (the cell that was killed at 23 GB) is refused on this kind of machine
+    assert solve_memory(2_400_000, 7_500_000, "amg") > 24e9

@@ -27,6 +27,7 @@ from bonelib.fe.hex8 import (
 )
 from bonelib.fe.homogenise import Fields, Homogenisation
 from bonelib.fe.materials import check_materials
+from bonelib.fe.memory import check_fits
 from bonelib.fe.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
 from bonelib.fe.voxel_mesh import VoxelMesh
 from bonelib.imaging.density import MARROW_MODULUS
@@ -68,9 +69,15 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     fields : bool
         Also return displacement, strain, stress, von Mises stress and strain-energy density.
     solver : {"auto", "cholmod", "superlu", "amg"}
-        Backend (:mod:`bonelib.fe.solvers`).
+        Backend (:mod:`bonelib.fe.solvers`); ``"auto"`` takes the fastest whose solve fits in
+        the memory available (:mod:`bonelib.fe.memory`).
     marrow : {"drop", "keep"}
         Drop the marrow and the bone outside the largest cluster (default), or keep every voxel.
+
+    Raises
+    ------
+    MemoryError
+        Before anything is assembled, when the solve would not fit in the memory available.
 
     Examples
     --------
@@ -85,11 +92,12 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
         raise ValueError(f"voxel_size_mm must be positive, got {voxel_size_mm}")
     mask, wraps, marrow_status, kept = elements_of(E, marrow)
     mesh = VoxelMesh.of(mask)
+    # "auto": the fastest backend whose solve fits in memory (the direct ones first)
+    name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, available(3) if solver == "auto" else [solver])
     E_el, nu_el = E.ravel()[mesh.elements], nu.ravel()[mesh.elements]
     Ke = hexahedron_stiffness(E_el, nu_el)  # unit voxel: C does not depend on the voxel size
     U = macro_displacements_3d()  # (24, 6)
     forces = mesh.assemble_vector(-(Ke @ U))[3:]
-    name = available(3)[0] if solver == "auto" else solver
     triangle = TRIANGLE.get(name, "full")  # an unknown name: factorize_3d says which are known
     solve = factorize_3d(mesh.stiffness(Ke, triangle=triangle), rigid_body_modes(mesh.node_coordinates())[3:], name,
                          nodes=np.arange(3, mesh.n_dofs) // 3)

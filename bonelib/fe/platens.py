@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from bonelib.fe.hex8 import hexahedron_stiffness
 from bonelib.fe.materials import check_materials
+from bonelib.fe.memory import check_fits
 from bonelib.fe.solvers import available, factorize_3d, rigid_body_modes
 from bonelib.fe.voxel_mesh import VoxelMesh
 from bonelib.imaging.density import MARROW_MODULUS
@@ -83,6 +84,12 @@ def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "
     platens : {"frictionless", "bonded"}
         The boundary conditions (module docstring).
 
+    Raises
+    ------
+    MemoryError
+        Before anything is assembled, when the solve would not fit in the memory available
+        (:mod:`bonelib.fe.memory`); ``"auto"`` first falls back to the iterative solver.
+
     Examples
     --------
     >>> import numpy as np
@@ -101,12 +108,13 @@ def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "
     bone = E > MARROW_MODULUS
     labels, _ = ndimage.label(bone)
     spanning = np.intersect1d(labels[0][labels[0] > 0], labels[-1][labels[-1] > 0])
-    name = available(3)[0] if solver == "auto" else solver
     if spanning.size == 0:
+        name = available(3)[0] if solver == "auto" else solver
         return PlatenTest(E_apparent=0.0, axis=axis, bone_kept=0.0, solver=name, platens=platens)
     sizes = np.bincount(labels.ravel())
     main = spanning[np.argmax(sizes[spanning])]
     mesh = VoxelMesh.of(labels == main, periodic=False)
+    name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, available(3) if solver == "auto" else [solver])
     Ke = hexahedron_stiffness(E.ravel()[mesh.elements], nu.ravel()[mesh.elements])
     K = mesh.stiffness(Ke, first=0)
 

@@ -19,6 +19,9 @@ from numpy.typing import NDArray
 
 from bonelib.fe.hex8 import NODE_X, NODE_Y, NODE_Z
 
+#: Elements assembled at once by :meth:`VoxelMesh.stiffness` (about 80 MB of entries).
+ASSEMBLY_CHUNK = 4096
+
 
 @dataclass(frozen=True, eq=False)
 class VoxelMesh:
@@ -89,14 +92,25 @@ class VoxelMesh:
         """
         if triangle not in ("full", "lower"):
             raise ValueError(f"triangle must be 'full' or 'lower', got {triangle!r}")
-        dofs = self.element_dofs - first  # left-out DOFs become negative and are dropped
-        rows = np.repeat(dofs, 24, axis=1).ravel()
-        cols = np.tile(dofs, (1, 24)).ravel()
-        keep = (rows >= 0) & (cols >= 0)
-        if triangle == "lower":
-            keep &= rows >= cols
         n = self.n_dofs - first
-        matrix = sp.csc_matrix((element_matrices.reshape(-1)[keep], (rows[keep], cols[keep])), shape=(n, n))
+        parts = []
+        # In slabs of elements (neighbours in the grid, so most of their shared entries meet in
+        # one slab): the peak memory is that of the matrix, not of the 24 × 24 entries of every
+        # element at once. Entries are summed in element order, as in one pass.
+        for start in range(0, len(self.elements), ASSEMBLY_CHUNK):
+            dofs = self.element_dofs[start:start + ASSEMBLY_CHUNK] - first  # left-out DOFs: negative, dropped
+            rows = np.repeat(dofs, 24, axis=1).ravel()
+            cols = np.tile(dofs, (1, 24)).ravel()
+            keep = (rows >= 0) & (cols >= 0)
+            if triangle == "lower":
+                keep &= rows >= cols
+            part = sp.coo_matrix((element_matrices[start:start + ASSEMBLY_CHUNK].reshape(-1)[keep],
+                                  (rows[keep], cols[keep])), shape=(n, n))
+            part.sum_duplicates()
+            parts.append(part)
+        matrix = sp.csc_matrix((np.concatenate([q.data for q in parts]),
+                                (np.concatenate([q.row for q in parts]), np.concatenate([q.col for q in parts]))),
+                               shape=(n, n))
         matrix.sum_duplicates()
         return matrix
 
