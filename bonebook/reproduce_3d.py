@@ -41,14 +41,14 @@ def models(scale: str) -> Path:
     return config.artefacts(scale).models_3d
 
 
-def build(scale: str, workers: int, cache: str | None) -> Path:
+def build(scale: str, workers: int, cache: str | None, scheduler: str | None = None) -> Path:
     """Label the scale's volumes into cubes; copy ``cubes.csv`` to the results."""
     from bonelib.cubes import dataset as cube_dataset
     settings = config.CUBES_3D[scale]
     selection = cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"], seed=config.SEED,
                                      subset=settings["subset"], cache=cache)
     table = cube_dataset.build(config.artefacts(scale).root / "cubes3d", selection, workers=workers,
-                               between=settings["between"])
+                               between=settings["between"], scheduler=scheduler)
     results(scale).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(table, results(scale) / "cubes.csv")
     if settings["between"]:
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="steps to run (default all; each is skipped when up to date, and resumes)")
     parser.add_argument("--force", action="store_true", help="run the steps even if up to date")
     parser.add_argument("--workers", type=int, default=2, help="processes labelling volumes (default 2)")
+    parser.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) whose workers label the "
+                                            "volumes (they must see this folder); default: --workers local processes")
     parser.add_argument("--cache", help="folder of the collection's ROIs that do not ship (fetched there once; "
                                             "default: the user cache)")
     parser.add_argument("--table", action="store_true", help="print the held-out metrics (Markdown) and stop")
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(table(args.scale))
         return 0
-    actions = {"build": lambda: build(args.scale, args.workers, args.cache),
+    actions = {"build": lambda: build(args.scale, args.workers, args.cache, args.scheduler),
                "evaluate": lambda: evaluate(args.scale),
                "study": lambda: studies.cube_fe(args.scale, force=True)}
     ran = [pipeline.run_step(step, results(args.scale) / "steps.json", actions[step],

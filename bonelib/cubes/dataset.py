@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from bonelib._files import atomic_path, write_csv, write_json
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.synth.realistic import MICRO_CT_MM, RealisticSpec
+from bonelib.tasks import run_tasks
 from bonelib.versions import CUBE_LABELS
 
 #: Side of a cube (voxels of 82 µm): 4.1 mm, the smallest side whose moduli were within
@@ -207,13 +208,15 @@ def write_volume(volume: Volume, folder: str | Path, side: int = SIDE, between: 
 
 
 def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: int = SIDE,
-          progress: bool = True, between: bool = False) -> Path:
+          progress: bool = True, between: bool = False, scheduler: str | None = None) -> Path:
     """Build (or resume) a 3D dataset in ``out``: one file per volume in ``volumes/``, then
     ``cubes.csv``; with ``between``, also the cubes between the tiles of each real volume in
     ``between/`` and their ``between.csv`` (more training cubes of the real specimens).
 
-    Volumes run on Dask's process scheduler (``workers`` processes, one BLAS thread each);
-    those already written are skipped, so a stopped build resumes. A folder labelled by
+    Volumes run as the 2D build's vertebrae do (:func:`bonelib.tasks.run_tasks`): on a Dask
+    distributed ``scheduler`` (``tcp://host:8786``, whose workers see ``out``), else on a local
+    cluster of ``workers`` one-thread processes, or in this process with ``workers=1``; those
+    already written are skipped, so a stopped build resumes. A folder labelled by
     another cube label version (:data:`bonelib.versions.CUBE_LABELS`) is refused. Each cube's direct solve
     takes about 1–10 s and up to 1.6 GB at 50³ (``benchmarks/bench_fe3d.py``).
 
@@ -222,12 +225,7 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
     pathlib.Path
         ``out/cubes.csv``, one row per cube (see :func:`label_volume`).
     """
-    import contextlib
     import json
-    import os
-
-    import dask
-    from dask.diagnostics import ProgressBar
 
     if not selection:
         raise ValueError("no volumes to build")
@@ -242,15 +240,13 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
                                          "volumes": [v.name for v in selection], "between": [v.name for v in real]})
     todo = [(v, kind) for kind, volumes in (("volumes", selection), ("between", real)) for v in volumes
             if not (out / kind / f"{v.name}.npz").exists()]
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
     for kind in ("volumes", "between"):
         (out / kind).mkdir(parents=True, exist_ok=True)
     if todo:
-        print(f"3D labels: {len(todo)} volume files of {len(selection) + len(real)} to label on {workers} processes")
-        with ProgressBar(dt=5) if progress else contextlib.nullcontext():
-            dask.compute(*[dask.delayed(write_volume)(v, out / kind, side, kind == "between") for v, kind in todo],
-                         scheduler="processes" if workers > 1 else "synchronous", num_workers=workers)
+        print(f"3D labels: {len(todo)} volume files of {len(selection) + len(real)} to label")
+        run_tasks(write_volume, [(v, out / kind, side, kind == "between") for v, kind in todo],
+                  scheduler="synchronous" if workers == 1 and scheduler is None else scheduler, n_workers=workers,
+                  progress=progress, desc="3D labels", unit="volume")
     if real:
         write_csv(out / "between.csv", load_rows(out, between=True))
     return write_csv(out / "cubes.csv", load_rows(out))

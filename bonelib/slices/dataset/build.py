@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +23,7 @@ from bonelib.slices.dataset.store import (
     provenance,
     write_vertebra,
 )
+from bonelib.tasks import run_tasks
 from bonelib.versions import SLICE_LABELS
 
 
@@ -147,38 +147,8 @@ def build(
         shutil.rmtree(stale, ignore_errors=True)
     todo = [t for t in tasks if not (vertebrae / t.source.key).exists()]
     total = sum(t.source.n_slices for t in tasks)
-    _run(todo, str(vertebrae), scheduler, n_workers, progress, total=total)
+    run_tasks(write_vertebra, [(t, str(vertebrae)) for t in todo], scheduler=scheduler, n_workers=n_workers,
+              progress=progress, weights=[t.source.n_slices for t in todo], count=lambda r: r["samples"],
+              total=total, initial=total - sum(t.source.n_slices for t in todo), desc="labelling", unit="sample")
     root.attrs.update({"complete": True, "default_scheme": scheme, "samples": total, **provenance()})
     return out
-
-
-def _run(tasks: list[Task], vertebrae: str, scheduler: str | None, n_workers: int | None, progress: bool,
-         total: int) -> None:
-    """Label the tasks, in this process or on Dask, with a progress bar counting samples."""
-    from tqdm import tqdm
-
-    done = total - sum(t.source.n_slices for t in tasks)
-    with tqdm(total=total, initial=done, unit="sample", desc="labelling", disable=not progress) as bar:
-        if scheduler == "synchronous":
-            for task in tasks:
-                bar.update(write_vertebra(task, vertebrae)["samples"])
-            return
-        from dask.distributed import Client, LocalCluster, as_completed
-
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=n_workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0",
-                                   env={v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
-            client = Client(cluster)
-        else:
-            cluster, client = None, Client(scheduler)
-        try:
-            # Longest tasks first keeps the workers busy to the end.
-            futures = [client.submit(write_vertebra, t, vertebrae, key=f"label-{t.source.key}", pure=False)
-                       for t in sorted(tasks, key=lambda t: -t.source.n_slices)]
-            for future in as_completed(futures):
-                bar.update(future.result()["samples"])
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
