@@ -32,7 +32,8 @@ def table_html(header: list[str], rows: list[list[str]], name: str, caption: str
     header : list of str
         Column titles.
     rows : list of list of str
-        Cells, one list per row.
+        Cells, one list per row; a cell may be a pair (text, hover text), the second shown when
+        a pointer rests on it (e.g. a value's interval).
     name : str
         Id of the ``<table>`` element.
     caption : str
@@ -40,8 +41,13 @@ def table_html(header: list[str], rows: list[list[str]], name: str, caption: str
     """
     from html import escape
 
-    def cells(values: list[str], tag: str) -> str:
-        return "".join(f"<{tag}>{escape(str(v))}</{tag}>" for v in values)
+    def cell(value, tag: str) -> str:
+        if isinstance(value, tuple):  # (text, what a pointer over it shows)
+            return f'<{tag} title="{escape(str(value[1]))}">{escape(str(value[0]))}</{tag}>'
+        return f"<{tag}>{escape(str(value))}</{tag}>"
+
+    def cells(values: list, tag: str) -> str:
+        return "".join(cell(v, tag) for v in values)
 
     body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
     title = f"<caption>{escape(caption)}</caption>" if caption else ""

@@ -1,0 +1,112 @@
+"""The book's findings, read from the result files: what the introduction opens with.
+
+Every number here comes from ``results/<scale>/``; the paper's numbers
+(:mod:`bonelib.reference`) are the comparison row only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+
+from bonebook import config
+from bonelib.slices import evaluate as evaluation
+
+#: The metrics of the headline table, in its column order.
+METRICS = ("r2", "slope", "rpe50", "rpe95")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row of the headline table: who, tested how, and the pooled metrics.
+
+    ``values`` maps each of :data:`METRICS` to its value; ``intervals`` to its bootstrap
+    95 % interval (low, high), empty for the paper's row; ``epochs``: the epochs a network
+    here trained (the most of its runs)."""
+
+    who: str
+    test: str
+    values: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    epochs: int | None = None
+
+
+def _pooled(entry: dict) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    return ({m: entry[m]["value"] for m in METRICS}, {m: (entry[m]["low"], entry[m]["high"]) for m in METRICS})
+
+
+def headline(scale: str) -> list[Finding]:
+    """The paper, its network on its own protocol, the improved network donor-level, and the 3D
+    network on real specimens it never saw."""
+    snapshot = config.artefacts(scale).snapshot
+    summary = json.loads((snapshot / "metrics.json").read_text())
+    runs = config.artefacts(scale).shipped_runs()
+    labels = evaluation.run_labels(runs)
+
+    def epochs(model: str, scheme: str) -> int | None:
+        return max((r["epochs_run"] for r in runs if r["model"] == model and r["scheme"] == scheme), default=None)
+
+    paper = summary["paper"]
+    random, donor = summary["evaluations"]["random"], summary["evaluations"]["donor-cv"]
+    rows = [Finding("The paper (results section)", f"{paper['test_samples']} test slices, random split",
+                    {m: paper[m] for m in METRICS}, {})]
+    n_random = random["paper's CNN"]["pooled"]["n"]
+    theirs = random["paper's CNN"]["pooled"]
+    rows.append(Finding(labels.get(("paper's CNN", "random"), "paper's CNN"),
+                        f"{theirs['n']} test slices, the paper's random split", *_pooled(theirs),
+                        epochs("paper", "random")))
+    improved = donor["improved CNN"]["pooled"]
+    rows.append(Finding(labels.get(("improved CNN", "donor-cv"), "improved CNN"),
+                        f"{improved['n']:,} slices, each by a network that never saw its donor", *_pooled(improved),
+                        epochs("improved", "donor-cv")))
+    cubes = snapshot / "cubes3d" / "metrics.json"
+    if cubes.exists():
+        metrics = json.loads(cubes.read_text())
+        network = metrics["cnn3d"]
+        rows.append(Finding("3D CNN on cubes of real L1 bone",
+                            f"{network['n']} cubes of {metrics['specimens']} specimens, each by a network that "
+                            "never saw its specimen", *_pooled(network)))
+    return rows
+
+
+def real_sections(scale: str) -> dict[str, float]:
+    """What the 2D route meets on real bone: of the real transverse sections at 82 µm, how many
+    have bone that wraps across the periodic cell, and the median FE and shipped-network moduli."""
+    folder = config.artefacts(scale).snapshot / "real_bone"
+    with open(folder / "sections.csv", newline="") as handle:
+        real = [r for r in csv.DictReader(handle) if r["source"] == "real, 82 µm" and r["orientation"] == "transverse"]
+    with open(folder / "shipped_networks.csv", newline="") as handle:
+        shipped = list(csv.DictReader(handle))
+
+    def median(values: list[float]) -> float:
+        values = sorted(values)
+        middle = len(values) // 2
+        return values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
+
+    return {"sections": len(real),
+            "wrapping": sum(r["percolates_x"] == "True" and r["percolates_y"] == "True" for r in real),
+            "median_fe_mpa": median([float(r["E_eff"]) for r in real]),
+            "network_sections": len(shipped),
+            "flagged": sum(bool(r["warnings"]) for r in shipped),
+            "median_network_mpa": median([float(r["E_pred"]) for r in shipped])}
+
+
+def modulus_range(scale: str) -> tuple[float, float]:
+    """Smallest and largest FE modulus E_z (MPa) of the held-out real cubes of the 3D route."""
+    with open(config.artefacts(scale).snapshot / "cubes3d" / "predictions.csv", newline="") as handle:
+        moduli = [float(r["E_z"]) for r in csv.DictReader(handle)]
+    return min(moduli), max(moduli)
+
+
+def better(metric: str, ours: float, theirs: float) -> bool:
+    """Whether ``ours`` is at least as good as ``theirs``: higher R², slope nearer 1, lower RPE.
+
+    >>> better("r2", 0.95, 0.91), better("slope", 0.85, 0.79), better("rpe95", 0.293, 0.28)
+    (True, True, False)
+    """
+    if metric == "r2":
+        return ours >= theirs
+    if metric == "slope":
+        return abs(ours - 1) <= abs(theirs - 1)
+    return ours <= theirs

@@ -1,0 +1,36 @@
+"""The introduction's findings (bonebook.findings) read the committed paper-scale results."""
+
+import json
+
+import pytest
+
+from bonebook import config, findings
+from bonelib import reference
+
+SNAPSHOT = config.artefacts("paper").snapshot
+
+
+@pytest.mark.skipif(not (SNAPSHOT / "metrics.json").exists(), reason="no committed paper-scale results")
+def test_the_headline_rows_are_the_committed_metrics():
+    rows = findings.headline("paper")
+    assert rows[0].values == reference.CNN_METRICS and not rows[0].intervals
+    summary = json.loads((SNAPSHOT / "metrics.json").read_text())["evaluations"]
+    pooled = summary["random"]["paper's CNN"]["pooled"]
+    assert rows[1].values == {m: pooled[m]["value"] for m in findings.METRICS}
+    assert rows[1].epochs == max(r["epochs_run"] for r in config.artefacts("paper").shipped_runs()
+                                 if r["model"] == "paper" and r["scheme"] == "random")
+    assert rows[2].values["r2"] == summary["donor-cv"]["improved CNN"]["pooled"]["r2"]["value"]
+    for row in rows[1:]:
+        for metric in findings.METRICS:
+            low, high = row.intervals[metric]
+            assert low <= row.values[metric] <= high
+
+
+@pytest.mark.skipif(not (SNAPSHOT / "real_bone").exists(), reason="no committed real-bone study")
+def test_the_real_bone_finding_counts_the_committed_sections():
+    real = findings.real_sections("paper")
+    assert 0 <= real["wrapping"] <= real["sections"] > 0
+    assert 0 <= real["flagged"] <= real["network_sections"] > 0
+    assert real["median_fe_mpa"] < real["median_network_mpa"]  # the FE label at the floor, the network not
+    low, high = findings.modulus_range("paper")
+    assert 0 < low < high
