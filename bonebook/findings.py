@@ -51,7 +51,6 @@ def headline(scale: str) -> list[Finding]:
     random, donor = summary["evaluations"]["random"], summary["evaluations"]["donor-cv"]
     rows = [Finding("The paper (results section)", f"{paper['test_samples']} test slices, random split",
                     {m: paper[m] for m in METRICS}, {})]
-    n_random = random["paper's CNN"]["pooled"]["n"]
     theirs = random["paper's CNN"]["pooled"]
     rows.append(Finding(labels.get(("paper's CNN", "random"), "paper's CNN"),
                         f"{theirs['n']} test slices, the paper's random split", *_pooled(theirs),

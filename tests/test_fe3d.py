@@ -1,5 +1,7 @@
 """Verification of the periodic hexahedral homogenisation (bonelib.fe)."""
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -347,3 +349,25 @@ def test_memory_estimate_grows_with_the_mesh():
         assert all(a < b for a, b in zip(needs, needs[1:]))
     # a 200³ volume of 30 % bone (the cell that was killed at 23 GB) is refused on this kind of machine
     assert solve_memory(2_400_000, 7_500_000, "amg") > 24e9
+
+
+def test_the_parosol_engine_is_optional_and_says_how_to_install_it(monkeypatch):
+    from bonelib.fe import parosol
+
+    E, nu = np.full((4, 4, 4), 1000.0), np.full((4, 4, 4), 0.3)
+    monkeypatch.delenv(parosol.PYTHON_VARIABLE, raising=False)
+    with pytest.raises(FileNotFoundError, match="pip install parosol-py"):
+        compression_test(E, nu, engine="parosol")
+    with pytest.raises(ValueError, match="engine"):
+        compression_test(E, nu, engine="ansys")
+    nu[0, 0, 0] = 0.2
+    with pytest.raises(ValueError, match="one Poisson's ratio"):
+        compression_test(E, nu, engine="parosol")
+
+
+@pytest.mark.skipif(not os.environ.get("BONELIB_PAROSOL_PYTHON"), reason="ParOSol not installed (optional, GPL)")
+@pytest.mark.parametrize("platens", ["frictionless", "bonded"])
+def test_parosol_and_bonelib_agree_on_the_same_bone(real_cube, platens):
+    E, nu = tissue_maps(real_cube)
+    ours, theirs = (compression_test(E, nu, 0, platens=platens, engine=e).E_apparent for e in ("bonelib", "parosol"))
+    assert theirs == pytest.approx(ours, rel=1e-6)

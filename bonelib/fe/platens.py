@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage
 
+from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.fe.hex8 import hexahedron_stiffness
 from bonelib.fe.materials import check_materials
 from bonelib.fe.memory import check_fits
@@ -66,10 +67,13 @@ class PlatenTest:
 
 #: The platen tests :func:`compression_test` runs.
 PLATENS = ("frictionless", "bonded")
+#: Who solves them: bonelib, or ParOSol as an external program (:mod:`bonelib.fe.parosol`).
+ENGINES = ("bonelib", "parosol")
 
 
 def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "auto",
-                     platens: str = "frictionless") -> PlatenTest:
+                     platens: str = "frictionless", engine: str = "bonelib",
+                     voxel_size_mm: float = VOXEL_SIZE_MM) -> PlatenTest:
     """Apparent modulus of a voxel cube compressed between rigid platens normal to ``axis``.
 
     Parameters
@@ -83,6 +87,12 @@ def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "
         Backend (:mod:`bonelib.fe.solvers`).
     platens : {"frictionless", "bonded"}
         The boundary conditions (module docstring).
+    engine : {"bonelib", "parosol"}
+        Who solves: bonelib's own solvers, or ParOSol as an external program on the same bone
+        (:mod:`bonelib.fe.parosol`: installed by the user, for volumes beyond one machine;
+        ``solver`` is then ParOSol's multigrid CG).
+    voxel_size_mm : float
+        Voxel side (mm), for ParOSol's files; the modulus does not depend on it.
 
     Raises
     ------
@@ -104,6 +114,8 @@ def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
     if platens not in PLATENS:
         raise ValueError(f"platens must be one of {PLATENS}, got {platens!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     E, nu = np.moveaxis(E, axis, 0), np.moveaxis(nu, axis, 0)
     bone = E > MARROW_MODULUS
     labels, _ = ndimage.label(bone)
@@ -113,6 +125,15 @@ def compression_test(E: ArrayLike, nu: ArrayLike, axis: int = 0, solver: str = "
         return PlatenTest(E_apparent=0.0, axis=axis, bone_kept=0.0, solver=name, platens=platens)
     sizes = np.bincount(labels.ravel())
     main = spanning[np.argmax(sizes[spanning])]
+    if engine == "parosol":
+        from bonelib.fe.parosol import solve_platens
+
+        if np.ptp(nu[labels == main]) > 0:
+            raise ValueError("ParOSol takes one Poisson's ratio for the whole bone; nu varies")
+        modulus, _ = solve_platens(np.where(labels == main, E, 0.0), float(nu[labels == main][0]), platens,
+                                   voxel_size_mm)
+        return PlatenTest(E_apparent=modulus, axis=axis, bone_kept=float(sizes[main] / bone.sum()),
+                          solver="parosol", platens=platens)
     mesh = VoxelMesh.of(labels == main, periodic=False)
     name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, available(3) if solver == "auto" else [solver])
     Ke = hexahedron_stiffness(E.ravel()[mesh.elements], nu.ravel()[mesh.elements])
