@@ -88,6 +88,6 @@ def test_run_labels_give_each_evaluation_its_epochs(tmp_path):
         (tmp_path / "runs" / name / "metrics.json").write_text(
             json.dumps({"model": name.split("-")[0], "scheme": scheme, "epochs_run": epochs}))
     runs = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("runs/*/metrics.json"))]
-    assert evaluation.run_labels(runs) == {("paper's CNN", "random"): "paper's CNN (44 epochs)",
-                                               ("paper's CNN", "donor-cv"): "paper's CNN (3–4 epochs)",
+    assert evaluation.run_labels(runs) == {("paper's CNN", "random"): "paper's CNN (44 of the paper's 200 epochs)",
+                                               ("paper's CNN", "donor-cv"): "paper's CNN (3–4 of the paper's 200 epochs)",
                                                ("improved CNN", "random"): "improved CNN (20 epochs)"}

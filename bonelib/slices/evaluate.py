@@ -156,15 +156,22 @@ def run_labels(runs: Iterable[dict]) -> dict[tuple[str, str], str]:
     and evaluation scheme, from the runs' records (``model``, ``scheme``, ``epochs_run``: the
     ``metrics.json`` of :func:`bonelib.slices.train.fit`).
 
+    The paper's network is labelled with the paper's epochs beside its own, so that a network
+    not trained to them says so wherever it appears.
+
     >>> run_labels([{"model": "paper", "scheme": "random", "epochs_run": 44}])
-    {("paper's CNN", 'random'): "paper's CNN (44 epochs)"}
+    {("paper's CNN", 'random'): "paper's CNN (44 of the paper's 200 epochs)"}
     """
+    from bonelib.reference import EPOCHS
+
     runs = list(runs)
     labels = {}
     for model, name in (("paper", "paper's CNN"), ("improved", "improved CNN")):
         for scheme in sorted({r["scheme"] for r in runs if r["model"] == model}):
             epochs = sorted({r["epochs_run"] for r in runs if r["model"] == model and r["scheme"] == scheme})
-            labels[name, scheme] = f"{name} ({epochs[0]}{'–' + str(epochs[-1]) if len(epochs) > 1 else ''} epochs)"
+            span = f"{epochs[0]}{'–' + str(epochs[-1]) if len(epochs) > 1 else ''}"
+            labels[name, scheme] = f"{name} ({span} of the paper's {EPOCHS} epochs)" if model == "paper" else \
+                f"{name} ({span} epochs)"
     return labels
 
 
