@@ -28,6 +28,10 @@ EXAMPLE_SLICES = {"ci": 24, "paper": 104}
 #: all 30 shipped ROIs (about 15 min on 2 cores); the ci scale keeps it to a minute or two.
 REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
              "paper": {"rois": 30, "sections": 2, "synthetic": 30}}
+#: The study of Eq. 1's intercept (``bonebook.studies.density_reading``): vertebrae of the
+#: scale's synthetic dataset and slices of each, and shipped real ROIs (one transverse section each).
+DENSITY_READING = {"ci": {"vertebrae": 2, "slices": 3, "rois": 3},
+                   "paper": {"vertebrae": 6, "slices": 8, "rois": 10}}
 #: The 3D route (``bonebook/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
 #: vertebrae cut into cubes, folds of real specimens held out, the 3D network's epochs and

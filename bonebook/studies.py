@@ -2,6 +2,9 @@
 
 The chapters only read these files and draw:
 
+``density_reading`` chapter "From grey values to a heterogeneous FE model": Eq. 1's intercept
+               read in mg/cm³ or in g/cm³, on synthetic slices and real sections
+               (``results/<scale>/density_reading/``);
 ``real_bone``  chapter "Real vertebral bone": the paper's 2D route on sections of the shipped
                real ROIs, against the synthetic cohorts, and the shipped 2D networks on
                them (``results/<scale>/real_bone/``);
@@ -28,7 +31,7 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1}
+STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1}
 #: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
 CUBE_SIDE = 40
 
@@ -36,6 +39,11 @@ CUBE_SIDE = 40
 def real_bone_folder(scale: str) -> Path:
     """``results/<scale>/real_bone``."""
     return config.artefacts(scale).snapshot / "real_bone"
+
+
+def density_reading_folder(scale: str) -> Path:
+    """``results/<scale>/density_reading``."""
+    return config.artefacts(scale).snapshot / "density_reading"
 
 
 def cube_fe_folder(scale: str) -> Path:
@@ -55,6 +63,8 @@ def identity(study: str, scale: str, settings: dict) -> dict:
     if study == "real_bone":
         return {**made, "code": versions.slice_route(),
                 "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json")}}
+    if study == "density_reading":
+        return {**made, "code": versions.slice_route()}
     inputs = {"cubes.csv": _digest(artefacts.snapshot / "cubes3d" / "cubes.csv"),
               "ensemble.json": _digest(artefacts.models_3d / "ensemble.json")}
     return {**made, "code": {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK},
@@ -228,6 +238,51 @@ def real_bone(scale: str, force: bool = False) -> Path:
     _finish(folder, made, began, side_px=side, specimens=len({r.specimen for r in rois}),
             rois=[r.roi for r in rois])
     log(f"real_bone ({scale}): done in {time.time() - began:.0f} s")
+    return folder
+
+
+def density_reading(scale: str, force: bool = False) -> Path:
+    """Eq. 1's intercept read in mg/cm³ (as printed) or in g/cm³ (as in the relation it cites):
+    the bone fraction (ρ_ash ≥ 400 mg/cm³) and the effective modulus of slices of the scale's
+    synthetic dataset and of real transverse sections at 82 µm, under both readings
+    (``slices.csv``)."""
+    from bonelib.constants import VOXEL_SIZE_MM
+    from bonelib.fe import homogenise
+    from bonelib.imaging import scanner
+    from bonelib.imaging.density import ASH_INTERCEPT_READINGS, MARROW_MODULUS, material_maps
+    from bonelib.slices.dataset import plan_synthetic
+    from bonelib.slices.label import density_map
+    from bonelib.slices.sections import cut
+
+    settings = config.DENSITY_READING[scale]
+    folder = density_reading_folder(scale)
+    made = _begin("density_reading", scale, settings, folder, force)
+    if made is None:
+        return folder
+    began = time.time()
+
+    def row(source: str, specimen: str, index: int, rho_ha: np.ndarray) -> dict:
+        out = {"source": source, "specimen": specimen, "index": index}
+        for unit, intercept in ASH_INTERCEPT_READINGS.items():
+            E, nu = material_maps(rho_ha, intercept=intercept)
+            key = unit.split("/")[0]  # columns ..._mg and ..._g
+            out[f"bone_fraction_{key}"] = float(np.mean(E > MARROW_MODULUS))
+            out[f"E_eff_{key}"] = homogenise(E, nu, VOXEL_SIZE_MM).E_eff
+        return out
+
+    tasks, _ = plan_synthetic(scale, config.SEED)
+    records = []
+    for task in _progress(tasks[: settings["vertebrae"]], "synthetic vertebrae"):
+        volume, calibration = task.source.volume()
+        for index in np.linspace(0, len(volume) - 1, settings["slices"]).round().astype(int):
+            records.append(row("synthetic", task.source.key, int(index), density_map(volume[index], calibration)))
+    for roi in _progress(chosen_rois(settings["rois"]), "real ROIs"):
+        grey, calibration = scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi)
+        index, section = next(iter(cut(grey, "transverse", 1)))
+        records.append(row("real, 82 µm", roi.specimen, int(index), density_map(section, calibration)))
+    _write_frame(folder / "slices.csv", records)
+    _finish(folder, made, began, readings=ASH_INTERCEPT_READINGS)
+    log(f"density_reading ({scale}): {len(records)} slices in {time.time() - began:.0f} s")
     return folder
 
 

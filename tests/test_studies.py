@@ -83,3 +83,29 @@ def test_the_3d_fe_study_verifies_the_solver_and_a_real_cube_recomputes(scale):
     values = cubes.cube_moduli(bone[tuple(slice(o, o + studies.CUBE_SIDE) for o in origin)], VOXEL_SIZE_MM)
     for name in ("E_x", "E_y", "E_z", "E_platens"):
         assert values[name] == pytest.approx(moduli[name].iloc[0], rel=1e-6), name
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_density_reading_study_recomputes_and_reading_in_g_adds_bone(scale):
+    from bonelib.fe import homogenise
+    from bonelib.imaging.density import ASH_INTERCEPT_READINGS, material_maps
+    from bonelib.slices.dataset import plan_synthetic
+    from bonelib.slices.label import density_map
+
+    folder = studies.density_reading_folder(scale)
+    study(folder, "density_reading", scale, config.DENSITY_READING[scale])
+    rows = studies.read_table(folder / "slices.csv")
+    settings = config.DENSITY_READING[scale]
+    assert (rows["source"] == "synthetic").sum() == settings["vertebrae"] * settings["slices"]
+    assert (rows["source"] == "real, 82 µm").sum() == settings["rois"]
+    # a larger intercept: every pixel denser, so at least as much bone and a stiffer slice
+    assert (rows["bone_fraction_g"] >= rows["bone_fraction_mg"]).all()
+    assert (rows["E_eff_g"] >= rows["E_eff_mg"] * (1 - 1e-9)).all()
+    row = rows[rows["source"] == "synthetic"].iloc[-1]
+    task = next(t for t in plan_synthetic(scale, config.SEED)[0] if t.source.key == row["specimen"])
+    volume, calibration = task.source.volume()
+    rho_ha = density_map(volume[int(row["index"])], calibration)
+    for unit, intercept in ASH_INTERCEPT_READINGS.items():
+        E, nu = material_maps(rho_ha, intercept=intercept)
+        key = unit.split("/")[0]
+        assert homogenise(E, nu, VOXEL_SIZE_MM).E_eff == pytest.approx(row[f"E_eff_{key}"], rel=1e-9)

@@ -35,6 +35,13 @@ BONE_POISSON = 0.30
 MARROW_POISSON = 0.49
 #: Coefficient and exponent of the power law of Eq. 1 (E in MPa, ρ_ash in mg/cm³).
 POWER_LAW = (0.1127, 1.746)
+#: Slope of ρ_ash on ρ_HA.
+ASH_SLOPE = 0.877
+#: Intercept of ρ_ash on ρ_HA (mg/cm³), as the paper prints it, with both densities in mg/cm³.
+ASH_INTERCEPT = 0.079
+#: The intercept (mg/cm³) by the unit its relation is read in: mg/cm³ as the paper prints it, or
+#: g/cm³ as in the relation the paper cites (0.079 g/cm³ = 79 mg/cm³).
+ASH_INTERCEPT_READINGS = {"mg/cm³": ASH_INTERCEPT, "g/cm³": 79.0}
 
 Edges = Literal["reflect", "periodic"]
 
@@ -139,7 +146,7 @@ def check_calibration(calibration: object) -> None:
         raise ValueError(f"calibration must be a bonelib.imaging.density.Calibration, got {type(calibration).__name__}")
 
 
-def ash_density(rho_ha: ArrayLike, check_input: bool = True) -> NDArray:
+def ash_density(rho_ha: ArrayLike, check_input: bool = True, intercept: float = ASH_INTERCEPT) -> NDArray:
     """Ash density ρ_ash = 0.877 · ρ_HA + 0.079 (mg/cm³), as in the paper.
 
     Parameters
@@ -149,8 +156,17 @@ def ash_density(rho_ha: ArrayLike, check_input: bool = True) -> NDArray:
     check_input : bool
         Check that the values are finite (False: the caller already did, as
         :func:`bonelib.slices.label.label` does once for a whole slice).
+    intercept : float
+        The intercept (mg/cm³): the paper's 0.079 as printed, or 79 if its relation is read
+        in g/cm³ (:data:`ASH_INTERCEPT_READINGS`; chapter "From grey values to a heterogeneous
+        FE model" shows what the choice changes).
+
+    Examples
+    --------
+    >>> float(ash_density(456.0)), float(ash_density(456.0, intercept=79.0))  # mg/cm³
+    (399.991, 478.912)
     """
-    return 0.877 * (finite_array(rho_ha, "rho_ha") if check_input else rho_ha) + 0.079
+    return ASH_SLOPE * (finite_array(rho_ha, "rho_ha") if check_input else rho_ha) + intercept
 
 
 def youngs_modulus(rho_ash: ArrayLike) -> NDArray:
@@ -173,7 +189,8 @@ def _youngs_modulus(rho: NDArray) -> NDArray:
     return np.where(rho < MARROW_THRESHOLD, MARROW_MODULUS, bone).astype(rho.dtype, copy=False)
 
 
-def material_maps(rho_ha: ArrayLike, check_input: bool = True) -> tuple[NDArray, NDArray]:
+def material_maps(rho_ha: ArrayLike, check_input: bool = True,
+                  intercept: float = ASH_INTERCEPT) -> tuple[NDArray, NDArray]:
     """Young's modulus (MPa) and Poisson's ratio per voxel from ρ_HA (mg HA/cm³).
 
     Parameters
@@ -183,6 +200,8 @@ def material_maps(rho_ha: ArrayLike, check_input: bool = True) -> tuple[NDArray,
     check_input : bool
         Check that the values are finite (False: the caller already did, as
         :func:`bonelib.slices.label.label` does once for a whole slice).
+    intercept : float
+        Of :func:`ash_density` (mg/cm³).
 
     Returns
     -------
@@ -190,7 +209,7 @@ def material_maps(rho_ha: ArrayLike, check_input: bool = True) -> tuple[NDArray,
         Same shape as ``rho_ha``; ν is 0.30 where the voxel is bone
         (ρ_ash ≥ 400 mg/cm³) and 0.49 in marrow.
     """
-    rho_ash = ash_density(rho_ha, check_input)
+    rho_ash = ash_density(rho_ha, check_input, intercept)
     E = _youngs_modulus(rho_ash)
     nu = np.where(rho_ash < MARROW_THRESHOLD, MARROW_POISSON, BONE_POISSON).astype(E.dtype, copy=False)
     return E, nu
