@@ -72,10 +72,14 @@ def image_axes(figure, columns: int, ticks: bool = False) -> None:
     ticks : bool
         Show the pixel indices on the axes.
     """
+    # constrain="domain": the axes shrink to the image instead of padding it with empty bands
     for column in range(1, columns + 1):
         anchor = f"x{column if column > 1 else ''}"
-        figure.update_yaxes(autorange="reversed", scaleanchor=anchor, showticklabels=ticks, row=1, col=column)
-        figure.update_xaxes(showticklabels=ticks, row=1, col=column)
+        figure.update_yaxes(autorange="reversed", scaleanchor=anchor, constrain="domain", showticklabels=ticks,
+                            showgrid=False, zeroline=False, row=1, col=column)
+        figure.update_xaxes(constrain="domain", showticklabels=ticks, showgrid=False, zeroline=False, row=1,
+                            col=column)
+    figure.update_annotations(font_size=12)  # subplot titles that fit over their panels
 
 
 def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
