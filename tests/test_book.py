@@ -15,7 +15,8 @@ FIGURES = {
     "book/generated/03_homogenisation.html": ["laminate", "fields"],
     "book/generated/04_dataset.html": ["figure-4", "vbmd-vs-modulus", "morphometry"],
     "book/generated/05_cnn.html": ["figure-3", "figure-5", "improved-architecture", "figure-6"],
-    "book/generated/06_predictive_power.html": ["figure-7", "figure-8", "figure-9", "split-comparison"],
+    "book/generated/06_predictive_power.html": ["figure-7", "figure-8", "figure-9", "models-cumulative",
+                                                "networks-out-of-fold", "split-comparison"],
     "book/generated/07_speed.html": ["speed-scaling"],
     "book/generated/08_real_bone.html": ["real-vs-synthetic", "real-sections-modulus"],
     "book/generated/09_beyond_2d.html": ["percolation-sections-vs-cubes", "real-cube-stress", "cube-dataset",
@@ -131,3 +132,27 @@ def test_every_table_of_a_chapter_is_in_its_page(book):
         page = (book[1] / "book" / "generated" / f"{stem}.html").read_text(encoding="utf-8")
         for table_id in ids:
             assert f'<table id="{table_id}"' in page, (book[0], stem, table_id)
+
+
+def _text(page: str) -> str:
+    """What a reader reads on a page: its HTML without scripts, styles and tags."""
+    import html
+
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_no_page_speaks_of_how_the_work_was_organised(book):
+    for path in sorted((book[1] / "book" / "generated").glob("*.html")):
+        words = re.findall(r"\b(?:issues?|sessions?|tracker|TODO)\b", _text(path.read_text(encoding="utf-8")),
+                           flags=re.I)
+        assert not words, f"{path.name}: {words}"
+
+
+def test_the_introduction_opens_with_its_findings(book):
+    intro = (book[1] / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
+    text = _text(intro)
+    assert text.index("Findings") < text.index("All results")
+    for table_id in ("headline-table", "figure-index", "results-table"):
+        assert f'id="{table_id}"' in intro, table_id
+    assert "paper's network, on the paper's protocol" in text.replace("\u2019", "'")
