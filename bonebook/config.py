@@ -32,6 +32,9 @@ REAL_BONE = {"ci": {"rois": 5, "sections": 2, "synthetic": 2},
 #: scale's synthetic dataset and slices of each, and shipped real ROIs (one transverse section each).
 DENSITY_READING = {"ci": {"vertebrae": 2, "slices": 3, "rois": 3},
                    "paper": {"vertebrae": 6, "slices": 8, "rois": 10}}
+#: The own-scan chapter (``bonebook.studies.own_scan``): a shipped real ROI scanned as HR-pQCT and
+#: run through the ``bonelib`` command line; ``cubes`` of its 3D cubes get FE as well.
+OWN_SCAN = {"ci": {"cubes": 1}, "paper": {"cubes": 8}}
 #: The 3D route (``bonebook/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
 #: vertebrae cut into cubes, folds of real specimens held out, the 3D network's epochs and

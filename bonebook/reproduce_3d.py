@@ -9,7 +9,9 @@ results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold net
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
 where they stopped. The ``study`` step then computes what the chapter shows beside them
 (:func:`bonebook.studies.cube_fe`: the solver's verification, real-cube moduli, marrow,
-stress, the laws' transfer, the cost). As in :mod:`bonebook.reproduce`, a step is skipped when
+stress, the laws' transfer, the cost), and the ``own_scan`` step runs a shipped ROI through the
+``bonelib`` command line, both routes and the FE (:func:`bonebook.studies.own_scan`; it needs
+both shipped ensembles, so it runs last). As in :mod:`bonebook.reproduce`, a step is skipped when
 its key (:func:`_key`) is the one recorded in ``results/<scale>/cubes3d/steps.json``, and
 ``provenance.json`` there records the revision, versions, machine and wall time of each.
 ``--table`` prints the held-out metrics.
@@ -26,9 +28,10 @@ from bonebook import config, pipeline, studies
 from bonelib import versions
 
 #: The steps, in order.
-STEPS = ("build", "evaluate", "study")
+STEPS = ("build", "evaluate", "study", "own_scan")
 #: The version of each step's own code, bumped by hand when what it writes changes.
-STEP_VERSIONS = {"build": 1, "evaluate": 1, "study": studies.STUDY_VERSIONS["cube_fe"]}
+STEP_VERSIONS = {"build": 1, "evaluate": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
+                 "own_scan": studies.STUDY_VERSIONS["own_scan"]}
 
 
 def results(scale: str) -> Path:
@@ -100,6 +103,9 @@ def _key(scale: str, step: str) -> str:
                     tuple(chosen["axes"]), chosen["between"], tuple(chosen["widths"]))
         return pipeline.step_key(STEP_VERSIONS[step], code, settings,
                                  [results(scale) / "cubes.csv", results(scale) / "between.csv"])
+    if step == "own_scan":  # both routes' shipped networks on one scan: the study's identity says which
+        study = studies.identity("own_scan", scale, config.OWN_SCAN[scale])
+        return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
     study = studies.identity("cube_fe", scale, {"rois": config.REAL_BONE[scale]["rois"], "side": studies.CUBE_SIDE})
     return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
 
@@ -122,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     actions = {"build": lambda: build(args.scale, args.workers, args.cache, args.scheduler),
                "evaluate": lambda: evaluate(args.scale),
-               "study": lambda: studies.cube_fe(args.scale, force=True)}
+               "study": lambda: studies.cube_fe(args.scale, force=True),
+               "own_scan": lambda: studies.own_scan(args.scale, force=True)}
     ran = [pipeline.run_step(step, results(args.scale) / "steps.json", actions[step],
                              lambda: _key(args.scale, step), args.force)
            for step in STEPS if step in args.steps]

@@ -5,6 +5,8 @@ The chapters only read these files and draw:
 ``density_reading`` chapter "From grey values to a heterogeneous FE model": Eq. 1's intercept
                read in mg/cm³ or in g/cm³, on synthetic slices and real sections
                (``results/<scale>/density_reading/``);
+``own_scan``   chapter "Your own scan": a shipped ROI through the ``bonelib`` command line
+               (``results/<scale>/own_scan/``);
 ``real_bone``  chapter "Real vertebral bone": the paper's 2D route on sections of the shipped
                real ROIs, against the synthetic cohorts, and the shipped 2D networks on
                them (``results/<scale>/real_bone/``);
@@ -31,7 +33,7 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1}
+STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 1}
 #: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
 CUBE_SIDE = 40
 
@@ -44,6 +46,11 @@ def real_bone_folder(scale: str) -> Path:
 def density_reading_folder(scale: str) -> Path:
     """``results/<scale>/density_reading``."""
     return config.artefacts(scale).snapshot / "density_reading"
+
+
+def own_scan_folder(scale: str) -> Path:
+    """``results/<scale>/own_scan``."""
+    return config.artefacts(scale).snapshot / "own_scan"
 
 
 def cube_fe_folder(scale: str) -> Path:
@@ -65,6 +72,11 @@ def identity(study: str, scale: str, settings: dict) -> dict:
                 "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json")}}
     if study == "density_reading":
         return {**made, "code": versions.slice_route()}
+    if study == "own_scan":
+        return {**made, "code": {**versions.slice_route(), "cube_labels": versions.CUBE_LABELS,
+                                 "cube_network": versions.CUBE_NETWORK},
+                "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json"),
+                           "ensemble3d.json": _digest(artefacts.models_3d / "ensemble.json")}}
     inputs = {"cubes.csv": _digest(artefacts.snapshot / "cubes3d" / "cubes.csv"),
               "ensemble.json": _digest(artefacts.models_3d / "ensemble.json")}
     return {**made, "code": {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK},
@@ -283,6 +295,94 @@ def density_reading(scale: str, force: bool = False) -> Path:
     _write_frame(folder / "slices.csv", records)
     _finish(folder, made, began, readings=ASH_INTERCEPT_READINGS)
     log(f"density_reading ({scale}): {len(records)} slices in {time.time() - began:.0f} s")
+    return folder
+
+
+def _command(arguments: list[str]) -> dict:
+    """Run ``bonelib ARGUMENTS --json`` as a user would and return what it printed."""
+    import contextlib
+    import io
+
+    from bonelib.cli import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main([*arguments, "--json"])
+    if status != 0:
+        raise RuntimeError(f"bonelib {' '.join(arguments)} exited with {status}")
+    return json.loads(printed.getvalue().strip().splitlines()[-1])
+
+
+def own_scan(scale: str, force: bool = False) -> Path:
+    """The own-scan chapter: a shipped real ROI, scanned to an HR-pQCT-like grey volume and
+    written as NRRD with its voxel size, run through the ``bonelib`` command line as a user
+    would: ``info``, the 2D route on every transverse slice, the 3D route on its cubes, and the
+    FE (periodic and both platen tests) of the first ``cubes`` of those cubes whose bone wraps."""
+    import tempfile
+
+    import nrrd
+
+    from bonelib.constants import VOXEL_SIZE_MM
+    from bonelib.cubes.dataset import label_cube
+    from bonelib.cubes.placement import cube_materials
+    from bonelib.fe.homogenise_3d import elements_of
+    from bonelib.imaging import scanner
+
+    settings = config.OWN_SCAN[scale]
+    folder = own_scan_folder(scale)
+    made = _begin("own_scan", scale, settings, folder, force)
+    if made is None:
+        return folder
+    began = time.time()
+    roi = chosen_rois(1)[0]
+    grey, calibration = scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi)
+    grey = np.round(grey).astype(np.int16)
+    bone = scanner.resample(roi.bone, roi.voxel_size_mm) >= 0.5  # the micro-structure at 82 µm
+    calibration_text = f"{calibration.slope!r},{calibration.intercept!r}"
+    models = config.artefacts(scale)
+    with tempfile.TemporaryDirectory(prefix="own-scan-") as work:
+        scan = Path(work) / "scan.nrrd"
+        # (x, y, z) spacing in the header; the array is (z, y, x), superior–inferior along axis 0
+        nrrd.write(str(scan), grey, {"spacings": [VOXEL_SIZE_MM] * 3}, index_order="C")
+        info = _command(["info", str(scan)])
+        slices = _command(["predict", str(scan), "--calibration", calibration_text, "--own-size",
+                           "--model", str(models.models)])
+        cubes = _command(["predict", str(scan), "--calibration", calibration_text, "--route", "3d",
+                          "--model", str(models.models_3d)])
+        fe = {}
+        side = json.loads((models.models_3d / "ensemble.json").read_text())["side"]
+        for k, origin in enumerate(cubes["origin"]):
+            if len(fe) == settings["cubes"]:
+                break
+            cube = grey[tuple(slice(o, o + side) for o in origin)]
+            # FE of the cubes whose bone wraps around the cell; one that does not keeps its marrow,
+            # a problem many times larger (bonelib.fe.homogenise_3d)
+            if elements_of(cube_materials(cube, calibration)[0], "drop")[2] != "dropped":
+                continue
+            np.save(Path(work) / "cube.npy", cube)
+            fe[k] = _command(["homogenise", str(Path(work) / "cube.npy"), "--cube", "--calibration", calibration_text])
+            # what the 3D network learnt: the FE label of the micro-CT bone at 82 µm, known here only
+            # because this scan was made from a micro-CT ROI
+            fe[k]["E_z_microstructure"] = label_cube(bone[tuple(slice(o, o + side) for o in origin)])["E_z"]
+    info["path"] = "scan.nrrd"
+    _write_frame(folder / "slices.csv", [{"slice": o[0], "E_eff": e, "spread": s, "warnings": "; ".join(w)}
+                                         for o, e, s, w in zip(slices["origin"], slices["E_eff"], slices["spread"],
+                                                               slices["warnings"])])
+    rows = []
+    for k, (origin, e, s, w) in enumerate(zip(cubes["origin"], cubes["E_z"], cubes["spread"], cubes["warnings"])):
+        row = {"z": origin[0], "y": origin[1], "x": origin[2], "E_z_network": e, "spread": s, "warnings": "; ".join(w)}
+        if k in fe:
+            row |= {"E_z_microstructure": fe[k]["E_z_microstructure"], "E_z_periodic": fe[k]["E"][2],
+                    "E_frictionless": fe[k]["E_platens_axis0"],
+                    "E_bonded": fe[k]["E_bonded_platens_axis0"], "wraps": all(fe[k]["wraps"]),
+                    "fe_seconds": fe[k]["seconds"]}
+        rows.append(row)
+    _write_frame(folder / "cubes.csv", rows)
+    _finish(folder, made, began, roi={"specimen": roi.specimen, "roi": roi.roi, "voxel_size_mm": roi.voxel_size_mm},
+            calibration=[calibration.slope, calibration.intercept], info=info,
+            seconds_2d=slices["seconds"], seconds_3d=cubes["seconds"], networks_2d=slices["networks"],
+            networks_3d=cubes["networks"])
+    log(f"own_scan ({scale}): {len(rows)} cubes, {len(fe)} with FE, in {time.time() - began:.0f} s")
     return folder
 
 

@@ -22,6 +22,9 @@ FIGURES = {
     "book/generated/09_beyond_2d.html": ["percolation-sections-vs-cubes", "real-cube-stress", "cube-dataset",
                                          "cube-parity"],
 }
+#: Pages without figures whose tables a reader needs, by page.
+TABLES = {"book/generated/10_own_scan.html": ["own-scan-info", "own-scan-2d", "own-scan-3d"],
+          "book/generated/02_density_mapping.html": ["eq1-intercept"]}
 #: The paper's figures regenerated, by page.
 PAPER_FIGURES = {"01_ct_images": [1], "02_density_mapping": [2], "04_dataset": [4], "05_cnn": [3, 5, 6],
                  "06_predictive_power": [7, 8, 9]}
@@ -156,3 +159,10 @@ def test_the_introduction_opens_with_its_findings(book):
     for table_id in ("headline-table", "figure-index", "results-table"):
         assert f'id="{table_id}"' in intro, table_id
     assert "paper's network, on the paper's protocol" in text.replace("\u2019", "'")
+
+
+def test_the_own_scan_and_density_reading_tables_are_drawn(book):
+    for page, ids in TABLES.items():
+        html = (book[1] / page).read_text(encoding="utf-8")
+        for table_id in ids:
+            assert f'id="{table_id}"' in html, (page, table_id)

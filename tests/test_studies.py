@@ -109,3 +109,28 @@ def test_the_density_reading_study_recomputes_and_reading_in_g_adds_bone(scale):
         E, nu = material_maps(rho_ha, intercept=intercept)
         key = unit.split("/")[0]
         assert homogenise(E, nu, VOXEL_SIZE_MM).E_eff == pytest.approx(row[f"E_eff_{key}"], rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_own_scan_study_ran_both_routes_and_its_fe_recomputes(scale):
+    from bonelib.cubes.placement import cube_materials
+    from bonelib.fe import homogenise_3d
+    from bonelib.imaging.density import Calibration
+
+    folder = studies.own_scan_folder(scale)
+    record = study(folder, "own_scan", scale, config.OWN_SCAN[scale])
+    slices, cubes = studies.read_table(folder / "slices.csv"), studies.read_table(folder / "cubes.csv")
+    roi = studies.chosen_rois(1)[0]
+    grey, _ = scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi)
+    assert len(slices) == len(grey) and record["info"]["voxel_size_mm"] == pytest.approx(VOXEL_SIZE_MM)
+    assert record["info"]["shape"] == list(grey.shape)
+    assert (cubes["E_z_network"] > 0).all() and (cubes["spread"] >= 0).all()
+    with_fe = cubes.dropna(subset=["E_z_periodic"])
+    assert 1 <= len(with_fe) <= config.OWN_SCAN[scale]["cubes"] and with_fe["wraps"].all()  # FE where bone wraps
+    assert (with_fe["E_frictionless"] <= with_fe["E_bonded"] * (1 + 1e-9)).all()
+    first = with_fe.iloc[0]
+    side = json.loads((config.artefacts(scale).models_3d / "ensemble.json").read_text())["side"]
+    cube = np.round(grey).astype(np.int16)[first["z"]:first["z"] + side, first["y"]:first["y"] + side,
+                                            first["x"]:first["x"] + side]
+    E = homogenise_3d(*cube_materials(cube, Calibration(*record["calibration"])), VOXEL_SIZE_MM).E
+    assert E[2] == pytest.approx(first["E_z_periodic"], rel=1e-9)
