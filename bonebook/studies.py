@@ -261,7 +261,11 @@ def density_reading(scale: str, force: bool = False) -> Path:
     from bonelib.constants import VOXEL_SIZE_MM
     from bonelib.fe import homogenise
     from bonelib.imaging import scanner
-    from bonelib.imaging.density import ASH_INTERCEPT_READINGS, MARROW_MODULUS, material_maps
+    from bonelib.imaging.density import (
+        ASH_INTERCEPT_READINGS,
+        MARROW_MODULUS,
+        material_maps,
+    )
     from bonelib.slices.dataset import plan_synthetic
     from bonelib.slices.label import density_map
     from bonelib.slices.sections import cut
