@@ -92,6 +92,26 @@ def hexahedron_stiffness(E: ArrayLike, nu: ArrayLike, size: float = 1.0) -> NDAr
     return size * (lam[..., None, None] * K_lambda + mu[..., None, None] * K_mu)
 
 
+def hexahedron_product(E: ArrayLike, nu: ArrayLike, u: NDArray) -> NDArray:
+    """``Ke @ u`` for each voxel without forming its 24 × 24 stiffness (unit voxel).
+
+    Parameters
+    ----------
+    E, nu : array_like
+        (n,) Young's modulus (MPa) and Poisson's ratio of each voxel.
+    u : numpy.ndarray
+        (n, 24, k) nodal displacements of each voxel, or (24, k) the same for all.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 24, k) nodal forces (MPa · voxel²).
+    """
+    K_lambda, K_mu = hexahedron_matrices()
+    lam, mu = lame(E, nu)
+    return lam[:, None, None] * (K_lambda @ u) + mu[:, None, None] * (K_mu @ u)
+
+
 def centroid_strain_displacement_3d() -> NDArray:
     """B at the voxel centre (unit voxel).
 

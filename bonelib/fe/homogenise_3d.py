@@ -21,14 +21,14 @@ from numpy.typing import ArrayLike, NDArray
 from bonelib.fe.hex8 import (
     LOAD_CASES_3D,
     centroid_strain_displacement_3d,
-    hexahedron_stiffness,
+    hexahedron_product,
     isotropic_matrix,
     macro_displacements_3d,
 )
 from bonelib.fe.homogenise import Fields, Homogenisation
 from bonelib.fe.materials import check_materials
 from bonelib.fe.memory import check_fits
-from bonelib.fe.solvers import TRIANGLE, available, factorize_3d, rigid_body_modes
+from bonelib.fe.solvers import TRIANGLE, available, factorize_3d
 from bonelib.fe.voxel_mesh import VoxelMesh
 from bonelib.imaging.density import MARROW_MODULUS
 from bonelib.morphometry.connectivity import periodic_clusters
@@ -68,7 +68,7 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
         Voxel side (mm). C does not depend on it; displacements do.
     fields : bool
         Also return displacement, strain, stress, von Mises stress and strain-energy density.
-    solver : {"auto", "cholmod", "superlu", "amg"}
+    solver : {"auto", "cholmod", "superlu", "mg", "amg"}
         Backend (:mod:`bonelib.fe.solvers`); ``"auto"`` takes the fastest whose solve fits in
         the memory available (:mod:`bonelib.fe.memory`).
     marrow : {"drop", "keep"}
@@ -95,12 +95,10 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     # "auto": the fastest backend whose solve fits in memory (the direct ones first)
     name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, available(3) if solver == "auto" else [solver])
     E_el, nu_el = E.ravel()[mesh.elements], nu.ravel()[mesh.elements]
-    Ke = hexahedron_stiffness(E_el, nu_el)  # unit voxel: C does not depend on the voxel size
-    U = macro_displacements_3d()  # (24, 6)
-    forces = mesh.assemble_vector(-(Ke @ U))[3:]
+    U = macro_displacements_3d()  # (24, 6), unit voxel: C does not depend on the voxel size
+    forces = mesh.assemble_vector(-hexahedron_product(E_el, nu_el, U))[3:]
     triangle = TRIANGLE.get(name, "full")  # an unknown name: factorize_3d says which are known
-    solve = factorize_3d(mesh.stiffness(Ke, triangle=triangle), rigid_body_modes(mesh.node_coordinates())[3:], name,
-                         nodes=np.arange(3, mesh.n_dofs) // 3)
+    solve = factorize_3d(mesh.stiffness(E_el, nu_el, triangle=triangle), mesh, np.arange(3, mesh.n_dofs), name)
     fluctuation = np.zeros((mesh.n_dofs, 6))
     fluctuation[3:] = solve(forces)
 
@@ -111,7 +109,7 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     result = None
     if fields:
         result = _fields(mesh, E.shape, voxel_size_mm, fluctuation, strain, stress,
-                         0.5 * np.einsum("eaj,eab,ebj->ej", element_u, Ke, element_u))
+                         0.5 * np.einsum("eaj,eaj->ej", element_u, hexahedron_product(E_el, nu_el, element_u)))
     return Homogenisation(C=C, wraps=wraps, marrow=marrow_status, bone_kept=kept,
                             solver=name, fields=result)
 

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from bonelib.fe.hex8 import NODE_X, NODE_Y, NODE_Z
+from bonelib.fe.hex8 import NODE_X, NODE_Y, NODE_Z, hexahedron_stiffness
 
 #: Elements assembled at once by :meth:`VoxelMesh.stiffness` (about 80 MB of entries).
 ASSEMBLY_CHUNK = 4096
@@ -76,15 +76,21 @@ class VoxelMesh:
         nodes = self._nodes[1]
         return (3 * nodes[:, :, None] + np.arange(3)).reshape(-1, 24)
 
-    def stiffness(self, element_matrices: NDArray, first: int = 3, triangle: str = "full") -> sp.csc_matrix:
+    def stiffness(self, E: NDArray, nu: NDArray, first: int = 3, triangle: str = "full",
+                  numbering: NDArray | None = None) -> sp.csc_matrix:
         """The stiffness of DOFs ``first`` … (by default all but the first node's three), CSC, symmetric.
+
+        The element matrices are made slab by slab (:data:`ASSEMBLY_CHUNK`), never all at once.
 
         Parameters
         ----------
-        element_matrices : numpy.ndarray
-            (n_elements, 24, 24) element stiffness matrices.
+        E, nu : numpy.ndarray
+            (n_elements,) Young's modulus (MPa) and Poisson's ratio of each element.
         first : int
             DOFs before it are left out (fixed); 0 keeps them all.
+        numbering : numpy.ndarray, optional
+            (n_dofs,) row of each mesh DOF in the matrix, −1 for a DOF left out (fixed);
+            replaces ``first``.
         triangle : {"full", "lower"}
             The whole matrix, or only its lower triangle (diagonal included), all that a
             symmetric factorisation such as CHOLMOD's reads: about half the entries, and a
@@ -92,19 +98,22 @@ class VoxelMesh:
         """
         if triangle not in ("full", "lower"):
             raise ValueError(f"triangle must be 'full' or 'lower', got {triangle!r}")
-        n = self.n_dofs - first
+        if numbering is None:
+            numbering = np.arange(self.n_dofs) - first
+        n = int(numbering.max()) + 1
         parts = []
         # In slabs of elements (neighbours in the grid, so most of their shared entries meet in
         # one slab): the peak memory is that of the matrix, not of the 24 × 24 entries of every
         # element at once. Entries are summed in element order, as in one pass.
         for start in range(0, len(self.elements), ASSEMBLY_CHUNK):
-            dofs = self.element_dofs[start:start + ASSEMBLY_CHUNK] - first  # left-out DOFs: negative, dropped
+            dofs = numbering[self.element_dofs[start:start + ASSEMBLY_CHUNK]]  # left-out DOFs: negative, dropped
             rows = np.repeat(dofs, 24, axis=1).ravel()
             cols = np.tile(dofs, (1, 24)).ravel()
             keep = (rows >= 0) & (cols >= 0)
             if triangle == "lower":
                 keep &= rows >= cols
-            part = sp.coo_matrix((element_matrices[start:start + ASSEMBLY_CHUNK].reshape(-1)[keep],
+            chunk = slice(start, start + ASSEMBLY_CHUNK)
+            part = sp.coo_matrix((hexahedron_stiffness(E[chunk], nu[chunk]).reshape(-1)[keep],
                                   (rows[keep], cols[keep])), shape=(n, n))
             part.sum_duplicates()
             parts.append(part)
