@@ -11,7 +11,8 @@ where they stopped. The ``study`` step then computes what the chapter shows besi
 (:func:`bonebook.studies.cube_fe`: the solver's verification, real-cube moduli, marrow,
 stress, the laws' transfer, the cost), and the ``own_scan`` step runs a shipped ROI through the
 ``bonelib`` command line, both routes and the FE (:func:`bonebook.studies.own_scan`; it needs
-both shipped ensembles, so it runs last). As in :mod:`bonebook.reproduce`, a step is skipped when
+both shipped ensembles), and the ``solver_scaling`` step times the 3D solvers on growing cubes
+of real bone at 51 µm (:func:`bonebook.studies.solver_scaling`, about 15 min). As in :mod:`bonebook.reproduce`, a step is skipped when
 its key (:func:`_key`) is the one recorded in ``results/<scale>/cubes3d/steps.json``, and
 ``provenance.json`` there records the revision, versions, machine and wall time of each.
 ``--table`` prints the held-out metrics.
@@ -28,10 +29,11 @@ from bonebook import config, pipeline, studies
 from bonelib import versions
 
 #: The steps, in order.
-STEPS = ("build", "evaluate", "study", "own_scan")
+STEPS = ("build", "evaluate", "study", "own_scan", "solver_scaling")
 #: The version of each step's own code, bumped by hand when what it writes changes.
 STEP_VERSIONS = {"build": 1, "evaluate": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
-                 "own_scan": studies.STUDY_VERSIONS["own_scan"]}
+                 "own_scan": studies.STUDY_VERSIONS["own_scan"],
+                 "solver_scaling": studies.STUDY_VERSIONS["solver_scaling"]}
 
 
 def results(scale: str) -> Path:
@@ -106,6 +108,9 @@ def _key(scale: str, step: str) -> str:
     if step == "own_scan":  # both routes' shipped networks on one scan: the study's identity says which
         study = studies.identity("own_scan", scale, config.OWN_SCAN[scale])
         return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
+    if step == "solver_scaling":
+        study = studies.identity("solver_scaling", scale, config.SOLVER_SCALING[scale])
+        return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
     study = studies.identity("cube_fe", scale, {"rois": config.REAL_BONE[scale]["rois"], "side": studies.CUBE_SIDE})
     return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
 
@@ -129,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     actions = {"build": lambda: build(args.scale, args.workers, args.cache, args.scheduler),
                "evaluate": lambda: evaluate(args.scale),
                "study": lambda: studies.cube_fe(args.scale, force=True),
-               "own_scan": lambda: studies.own_scan(args.scale, force=True)}
+               "own_scan": lambda: studies.own_scan(args.scale, force=True),
+               "solver_scaling": lambda: studies.solver_scaling(args.scale, force=True)}
     ran = [pipeline.run_step(step, results(args.scale) / "steps.json", actions[step],
                              lambda: _key(args.scale, step), args.force)
            for step in STEPS if step in args.steps]

@@ -33,7 +33,7 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 1}
+STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 1, "solver_scaling": 1}
 #: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
 CUBE_SIDE = 40
 
@@ -51,6 +51,11 @@ def density_reading_folder(scale: str) -> Path:
 def own_scan_folder(scale: str) -> Path:
     """``results/<scale>/own_scan``."""
     return config.artefacts(scale).snapshot / "own_scan"
+
+
+def solver_scaling_folder(scale: str) -> Path:
+    """``results/<scale>/solver_scaling``."""
+    return config.artefacts(scale).snapshot / "solver_scaling"
 
 
 def cube_fe_folder(scale: str) -> Path:
@@ -387,6 +392,77 @@ def own_scan(scale: str, force: bool = False) -> Path:
             seconds_2d=slices["seconds"], seconds_3d=cubes["seconds"], networks_2d=slices["networks"],
             networks_3d=cubes["networks"])
     log(f"own_scan ({scale}): {len(rows)} cubes, {len(fe)} with FE, in {time.time() - began:.0f} s")
+    return folder
+
+
+#: One bonded platen test in a fresh process (its peak memory is its own, or ParOSol's process's):
+#: a central n³ cube of the first shipped ROI at its native voxel size, tissue 10 GPa, ν 0.3.
+_PLATEN_RUN = r"""
+import json, resource, sys, time
+from bonelib import data
+from bonelib.fe import compression_test, tissue_maps
+
+size, solver = int(sys.argv[1]), sys.argv[2]
+roi = next(data.fda_l1_rois())
+bone = roi.bone[tuple(slice((n - size) // 2, (n - size) // 2 + size) for n in roi.bone.shape)]
+E, nu = tissue_maps(bone)
+began = time.perf_counter()
+try:
+    if solver == "parosol":
+        result = compression_test(E, nu, platens="bonded", engine="parosol", voxel_size_mm=roi.voxel_size_mm)
+    else:
+        result = compression_test(E, nu, platens="bonded", solver=solver)
+except MemoryError as refusal:
+    print(json.dumps({"refused": str(refusal)}))
+    sys.exit()
+print(json.dumps({"seconds": time.perf_counter() - began, "E": result.E_apparent, "dofs": result.dofs,
+                  "peak_gb": max(resource.getrusage(who).ru_maxrss for who in
+                                 (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024 ** 2,
+                  "voxel_size_mm": roi.voxel_size_mm}))
+"""
+
+
+def measure_platen_test(size: int, solver: str) -> dict:
+    """Seconds, peak memory (GB), DOFs and modulus (MPa) of a bonded platen test of the central
+    ``size``³ cube of the first shipped ROI at its native voxel size, by ``solver`` (a
+    :mod:`bonelib.fe.solvers` backend, or ``"parosol"``), single-threaded in a fresh process;
+    ``{"refused": message}`` when the memory guard refuses it."""
+    import os
+    import subprocess
+    import sys
+
+    one_thread = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    output = subprocess.run([sys.executable, "-c", _PLATEN_RUN, str(size), solver], check=True,
+                            capture_output=True, text=True, env=os.environ | one_thread).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def solver_scaling(scale: str, force: bool = False) -> Path:
+    """Time and memory of each installed 3D solver (and ParOSol, where installed) against the
+    problem's size: bonded platen tests of growing central cubes of a shipped ROI
+    (:func:`measure_platen_test`), the sizes of :data:`bonebook.config.SOLVER_SCALING`."""
+    from bonelib.fe import parosol
+    from bonelib.fe.solvers import available
+
+    settings = config.SOLVER_SCALING[scale]
+    folder = solver_scaling_folder(scale)
+    made = _begin("solver_scaling", scale, settings, folder, force)
+    if made is None:
+        return folder
+    began = time.time()
+    installed = available(3)
+    try:
+        parosol.interpreter()
+        installed.append("parosol")
+    except FileNotFoundError:
+        pass  # optional (GPL-2.0): the chapter says it was absent
+    runs = [(solver, size) for solver, sizes in settings.items() if solver in installed for size in sizes]
+    records = []
+    for solver, size in _progress(runs, "platen tests"):
+        records.append({"solver": solver, "size": size} | measure_platen_test(size, solver))
+    _write_frame(folder / "runs.csv", records)
+    _finish(folder, made, began, installed=installed, absent=sorted(set(settings) - set(installed)))
+    log(f"solver_scaling ({scale}): {len(records)} runs in {time.time() - began:.0f} s")
     return folder
 
 

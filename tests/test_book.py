@@ -17,13 +17,14 @@ FIGURES = {
     "book/generated/05_cnn.html": ["figure-3", "figure-5", "improved-architecture", "figure-6"],
     "book/generated/06_predictive_power.html": ["figure-7", "figure-8", "figure-9", "models-cumulative",
                                                 "networks-out-of-fold", "split-comparison"],
-    "book/generated/07_speed.html": ["speed-scaling"],
+    "book/generated/07_speed.html": ["speed-scaling", "solver-scaling"],
     "book/generated/08_real_bone.html": ["real-vs-synthetic", "real-sections-modulus"],
     "book/generated/09_beyond_2d.html": ["percolation-sections-vs-cubes", "real-cube-stress", "cube-dataset",
                                          "cube-parity"],
 }
 #: Pages without figures whose tables a reader needs, by page.
 TABLES = {"book/generated/10_own_scan.html": ["own-scan-info", "own-scan-2d", "own-scan-3d"],
+          "book/generated/07_speed.html": ["speed-table", "solver-scaling-table"],
           "book/generated/02_density_mapping.html": ["eq1-intercept"]}
 #: The paper's figures regenerated, by page.
 PAPER_FIGURES = {"01_ct_images": [1], "02_density_mapping": [2], "04_dataset": [4], "05_cnn": [3, 5, 6],

@@ -324,10 +324,10 @@ def test_a_solve_that_does_not_fit_is_refused_before_it_starts(monkeypatch):
     from bonelib.fe import memory
 
     E, nu = np.full((6, 6, 6), 1000.0), np.full((6, 6, 6), 0.3)
-    need = {name: memory.solve_memory(216, 3 * 216, name) for name in ("superlu", "amg")}
-    assert need["amg"] < need["superlu"]  # the factor's fill
+    need = {name: memory.solve_memory(216, 3 * 216, name) for name in ("superlu", "mg")}
+    assert need["mg"] < need["superlu"]  # the factor's fill
     # room for the iterative solve only: "auto" falls back to it, an explicit direct solver is refused
-    monkeypatch.setattr(memory, "available_memory", lambda: (need["amg"] + need["superlu"]) // 2)
+    monkeypatch.setattr(memory, "available_memory", lambda: (need["mg"] + need["superlu"]) // 2)
     assert homogenise_3d(E, nu, VOXEL).solver == "mg"
     assert compression_test(E, nu).solver == "mg"
     with pytest.raises(MemoryError, match=r"6 × 6 × 6 voxels \(216 elements, 648 DOF\).*'superlu'.*available"):
@@ -342,11 +342,11 @@ def test_memory_estimate_grows_with_the_mesh():
 
     assert available_memory() > 0
     sizes = [1e3, 1e4, 1e5, 1e6]
-    for solver in ("superlu", "amg"):
+    for solver in ("superlu", "mg"):
         needs = [solve_memory(int(n), int(5 * n), solver) for n in sizes]
         assert all(a < b for a, b in zip(needs, needs[1:]))
     # a 200³ volume of 30 % bone (the cell that was killed at 23 GB) is refused on this kind of machine
-    assert solve_memory(2_400_000, 7_500_000, "amg") > 24e9
+    assert solve_memory(2_400_000, 7_500_000, "mg") > 24e9
 
 
 def test_the_parosol_engine_is_optional_and_says_how_to_install_it(monkeypatch):

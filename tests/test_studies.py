@@ -134,3 +134,29 @@ def test_the_own_scan_study_ran_both_routes_and_its_fe_recomputes(scale):
                                             first["x"]:first["x"] + side]
     E = homogenise_3d(*cube_materials(cube, Calibration(*record["calibration"])), VOXEL_SIZE_MM).E
     assert E[2] == pytest.approx(first["E_z_periodic"], rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_solver_scaling_study_ran_every_solver_and_its_smallest_cube_recomputes(scale):
+    from bonelib import data
+    from bonelib.fe import compression_test, tissue_maps
+    from bonelib.fe.solvers import available
+
+    folder = studies.solver_scaling_folder(scale)
+    record = study(folder, "solver_scaling", scale, config.SOLVER_SCALING[scale])
+    runs = studies.read_table(folder / "runs.csv")
+    assert set(available(3)) - {"cholmod"} <= set(runs["solver"])  # what pip alone gives ran
+    assert set(runs["solver"]) | set(record["absent"]) == set(config.SOLVER_SCALING[scale])
+    solved = runs.dropna(subset=["seconds"])
+    assert (solved["dofs"] > 0).all() and (solved["peak_gb"] > 0).all()
+    for size, same in solved.groupby("size"):  # every solver found the same modulus
+        assert np.ptp(same["E"]) <= 1e-6 * same["E"].max(), size
+    for solver in ("mg", "superlu"):  # more unknowns, more memory
+        grown = solved[solved.solver == solver].sort_values("size")
+        assert grown["dofs"].is_monotonic_increasing
+    smallest = solved.sort_values("size").iloc[0]
+    roi = next(data.fda_l1_rois())
+    start = [(n - int(smallest["size"])) // 2 for n in roi.bone.shape]
+    bone = roi.bone[tuple(slice(o, o + int(smallest["size"])) for o in start)]
+    result = compression_test(*tissue_maps(bone), platens="bonded")
+    assert result.E_apparent == pytest.approx(smallest["E"], rel=1e-6) and result.dofs == smallest["dofs"]

@@ -28,7 +28,7 @@ from bonelib.fe.hex8 import (
 from bonelib.fe.homogenise import Fields, Homogenisation
 from bonelib.fe.materials import check_materials
 from bonelib.fe.memory import check_fits
-from bonelib.fe.solvers import TRIANGLE, available, factorize_3d
+from bonelib.fe.solvers import TRIANGLE, factorize_3d, preferred
 from bonelib.fe.voxel_mesh import VoxelMesh
 from bonelib.imaging.density import MARROW_MODULUS
 from bonelib.morphometry.connectivity import periodic_clusters
@@ -68,7 +68,7 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
         Voxel side (mm). C does not depend on it; displacements do.
     fields : bool
         Also return displacement, strain, stress, von Mises stress and strain-energy density.
-    solver : {"auto", "cholmod", "superlu", "mg", "amg"}
+    solver : {"auto", "cholmod", "superlu", "mg"}
         Backend (:mod:`bonelib.fe.solvers`); ``"auto"`` takes the fastest whose solve fits in
         the memory available (:mod:`bonelib.fe.memory`).
     marrow : {"drop", "keep"}
@@ -93,7 +93,8 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     mask, wraps, marrow_status, kept = elements_of(E, marrow)
     mesh = VoxelMesh.of(mask)
     # "auto": the fastest backend whose solve fits in memory (the direct ones first)
-    name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, available(3) if solver == "auto" else [solver])
+    candidates = preferred(mesh.n_dofs) if solver == "auto" else [solver]
+    name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, candidates)
     E_el, nu_el = E.ravel()[mesh.elements], nu.ravel()[mesh.elements]
     U = macro_displacements_3d()  # (24, 6), unit voxel: C does not depend on the voxel size
     forces = mesh.assemble_vector(-hexahedron_product(E_el, nu_el, U))[3:]

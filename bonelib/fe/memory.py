@@ -4,20 +4,24 @@ A voxel mesh of a whole scan can need more memory than the machine has; the kern
 the process without a word. :func:`check_fits` compares an estimate with the memory available
 and refuses with a message that names the volume's size, the estimate and the memory free.
 
-The estimate is measured, not derived (``benchmarks/bench_fe3d.py`` prints the peaks): about
-:data:`BYTES_PER_ELEMENT` per hexahedron for the element matrices, the assembly and the
-assembled matrix (and an AMG hierarchy, which is of the matrix's size), plus, for a direct
-factorisation, the factor: about :data:`FILL` · n^(4/3) entries of 12 bytes for n DOFs in
-nested-dissection order (the fill of a 3D mesh). On a 50³ bone cube (21,445 elements, 112k
-DOF) the estimates are 0.56 GB (AMG) and 1.0 GB (SuperLU) against peaks of 0.55 and 0.91 GB.
+The estimate is measured, not derived (``benchmarks/bench_fe3d.py`` and
+``benchmarks/bench_platens.py`` print the peaks): for a direct factorisation about
+:data:`BYTES_PER_ELEMENT` per hexahedron for the assembly and the assembled matrix plus the
+factor, about :data:`FILL` · n^(4/3) entries of 12 bytes for n DOFs in nested-dissection order
+(the fill of a 3D mesh); for the multigrid CG, which needs no factor, about
+:data:`MULTIGRID_BYTES_PER_ELEMENT` (matrix, assembly and coarse levels), linear in the mesh.
+On a 50³ bone cube (21,445 elements, 112k DOF) the SuperLU estimate is 1.0 GB against a peak of
+0.91 GB; on 173k elements of bone at 51 µm, the multigrid's 2.8 GB against 2.6 GB.
 """
 
 from __future__ import annotations
 
 import os
 
-#: Bytes per hexahedral element of a solve, factor aside (measured on real bone cubes).
+#: Bytes per hexahedral element of a direct solve, factor aside (measured on real bone cubes).
 BYTES_PER_ELEMENT = 26_000
+#: Bytes per hexahedral element of a multigrid solve (measured: 2.6 GB for 173k elements).
+MULTIGRID_BYTES_PER_ELEMENT = 16_000
 #: Entries of a direct factor over n^(4/3), n the DOFs (measured: 55 M entries at 112k DOF).
 FILL = 7.0
 #: Solvers that factorise (the others iterate in the memory of the matrix).
@@ -39,11 +43,12 @@ def available_memory() -> int:
 def solve_memory(n_elements: int, n_dofs: int, solver: str) -> int:
     """Estimated peak memory (bytes) of assembling and solving a voxel mesh.
 
-    >>> round(solve_memory(21_445, 111_762, "superlu") / 1e9, 1), round(solve_memory(21_445, 111_762, "amg") / 1e9, 2)
-    (1.0, 0.56)
+    >>> round(solve_memory(21_445, 111_762, "superlu") / 1e9, 1), round(solve_memory(21_445, 111_762, "mg") / 1e9, 2)
+    (1.0, 0.34)
     """
-    factor = 12 * FILL * n_dofs ** (4 / 3) if solver in DIRECT else 0.0
-    return int(BYTES_PER_ELEMENT * n_elements + factor)
+    if solver not in DIRECT:
+        return MULTIGRID_BYTES_PER_ELEMENT * n_elements
+    return int(BYTES_PER_ELEMENT * n_elements + 12 * FILL * n_dofs ** (4 / 3))
 
 
 def check_fits(shape: tuple[int, ...], n_elements: int, n_dofs: int, solvers: list[str]) -> str:

@@ -12,8 +12,8 @@ A V-cycle smooths with Chebyshev polynomials of the Jacobi-scaled operator D⁻�
 :data:`SMOOTHING_DEGREE`, on [0.1, 1.1] × its largest eigenvalue, estimated by power
 iteration), the same polynomial before and after the coarse correction, so that the cycle is
 a symmetric positive definite preconditioner; the coarsest level (at most :data:`COARSEST`
-unknowns) is solved by dense Cholesky. :func:`conjugate_gradients` runs preconditioned CG
-on several right-hand sides at once (one sparse product serves all load cases). This is the
+unknowns) is solved by dense Cholesky (shifted by :data:`COARSEST_SHIFT`).
+:func:`conjugate_gradients` runs preconditioned CG on several right-hand sides at once (one sparse product serves all load cases). This is the
 method of ParOSol (Flaig & Arbenz 2011), here with Galerkin coarse operators.
 
 Examples
@@ -39,16 +39,18 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 #: Unknowns at or below which a level is solved directly (dense Cholesky).
 COARSEST = 2000
+#: Diagonal shift of the coarsest operator, relative to its mean diagonal (see ``Hierarchy.build``).
+COARSEST_SHIFT = 1e-10
 #: Degree of the Chebyshev smoother, before and after each coarse correction.
 SMOOTHING_DEGREE = 2
 #: The Chebyshev interval, as fractions of the estimated largest eigenvalue of D⁻¹A.
 SMOOTHING_INTERVAL = (0.1, 1.1)
 #: Power iterations for that estimate.
 POWER_ITERATIONS = 12
-SMOOTH_P = 0.0
 
 
 def coarse_axis(n_nodes: int, periodic: bool) -> tuple[NDArray, NDArray, NDArray, int]:
@@ -158,7 +160,10 @@ class Level:
 
 @dataclass
 class Hierarchy:
-    """The multigrid levels of a grid operator, finest first; the coarsest as a Cholesky factor."""
+    """The multigrid levels of a grid operator, finest first; the coarsest as a Cholesky factor.
+
+    Build it with :meth:`build`.
+    """
 
     levels: list[Level]
     coarsest: tuple
@@ -195,16 +200,17 @@ class Hierarchy:
             P = sp.kron(nodal, sp.identity(m), format="csr")[dofs]
             used = np.flatnonzero(np.diff(P.tocsc().indptr))
             P = P[:, used]
-            level = _level(A, P)
-            if SMOOTH_P:
-                P = (P - (SMOOTH_P / level.bounds[1] * 1.1) * (sp.diags(level.inverse_diagonal.ravel()) @ (A @ P))).tocsr()
-                level.P = P
-            levels.append(level)
+            levels.append(_level(A, P))
             A = sp.csr_matrix(P.T @ A @ P)
             kept = np.unique(used // m)  # coarse nodes with an unknown
             nodes, dofs = coarse_nodes[kept], np.searchsorted(kept, used // m) * m + used % m
         levels.append(_level(A, None))
-        return cls(levels, la.cho_factor(A.toarray(), lower=True))
+        # On sparse bone two coarse nodes can interpolate to the same few fine nodes only, so
+        # that P's columns are dependent and the coarse operator singular along null(P). The
+        # shift makes it factorable; the (large) response along null(P) is removed by P.
+        dense = A.toarray()
+        dense[np.diag_indices_from(dense)] += COARSEST_SHIFT * dense.diagonal().mean()
+        return cls(levels, la.cho_factor(dense, lower=True))
 
     def cycle(self, b: NDArray, depth: int = 0) -> NDArray:
         """One V-cycle from zero on ``b`` (n,) or (n, k): the preconditioner's action."""
@@ -230,11 +236,12 @@ def _level(A: sp.csr_matrix, P: sp.csr_matrix | None) -> Level:
 
 
 def conjugate_gradients(A: sp.csr_matrix, b: NDArray, hierarchy: Hierarchy, rtol: float,
-                        maxiter: int = 1000) -> tuple[NDArray, int]:
+                        maxiter: int = 1000, progress: bool = False) -> tuple[NDArray, int]:
     """Solve A x = b for the columns of ``b`` (n, k) by multigrid-preconditioned CG, all at once.
 
     Every column runs its own CG (its own step lengths) on shared sparse products; the
     iteration stops when each column's residual is at most ``rtol`` times its right-hand side.
+    ``progress`` shows a bar of iterations with the largest relative residual (on a terminal).
 
     Returns
     -------
@@ -259,17 +266,23 @@ def conjugate_gradients(A: sp.csr_matrix, b: NDArray, hierarchy: Hierarchy, rtol
     direction = z.copy()
     rz = np.einsum("ij,ij->j", residual, z)
     xx = np.zeros_like(bb)
+    bar = tqdm(desc="multigrid CG", unit="it", disable=None if progress else True, leave=False)
     for iteration in range(1, maxiter + 1):
         q = A @ direction
         alpha = rz / np.einsum("ij,ij->j", direction, q)
         xx += alpha * direction
         residual -= alpha * q
-        if np.all(np.linalg.norm(residual, axis=0) <= rtol * scale[active]):
+        relative = float(np.max(np.linalg.norm(residual, axis=0) / scale[active]))
+        bar.update()
+        bar.set_postfix_str(f"residual {relative:.1e} → {rtol:.0e}", refresh=False)
+        if relative <= rtol:
+            bar.close()
             x[:, active] = xx
             return x, iteration
         z = hierarchy.cycle(residual)
         rz_next = np.einsum("ij,ij->j", residual, z)
         direction = z + (rz_next / rz) * direction
         rz = rz_next
+    bar.close()
     raise RuntimeError(f"multigrid conjugate gradients did not reach a relative residual of {rtol} "
                        f"in {maxiter} iterations")

@@ -17,9 +17,6 @@ The fastest available backend is chosen by ``"auto"`` (:func:`available`, by dim
   (:mod:`bonelib.fe.multigrid`), all load cases at once; iterative, stopped at a relative
   residual of :data:`RTOL`, at which the moduli agree with a direct solve to about 1e-8. Its
   memory grows linearly with the mesh: the solver of volumes whose factor would not fit.
-- ``"amg"`` (3D): conjugate gradients preconditioned by pyamg's smoothed-aggregation
-  multigrid, built with the rigid-body modes as near-null space (the elasticity setting of
-  Vaněk, Mandel & Brezina 1996), one load case after another, stopped at :data:`RTOL`.
 
 The direct methods are exact to round-off. Every backend runs single-threaded (BLAS and
 OpenMP pools limited to one thread with threadpoolctl), so that a label is bit-identical
@@ -56,20 +53,37 @@ _threads = ThreadpoolController()
 
 #: Relative residual at which the iterative solver stops (‖f − K ũ‖ / ‖f‖).
 RTOL = 1e-7
+#: DOFs above which the multigrid CG beats a direct factor (``benchmarks/bench_platens.py``: at
+#: 260k DOF CHOLMOD 11.5 s, multigrid 12.7 s, SuperLU 20.6 s; at 768k multigrid 47 s and
+#: 2.6 GB, SuperLU 91 s and 7.8 GB; one bonded platen test on real bone at 51 µm).
+DIRECT_LIMIT = 300_000
 #: The part of the 3D stiffness matrix each backend reads
 #: (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`).
-TRIANGLE = {"cholmod": "lower", "superlu": "full", "mg": "full", "amg": "full"}
+TRIANGLE = {"cholmod": "lower", "superlu": "full", "mg": "full"}
 
 
 def available(ndim: int = 2) -> list[str]:
     """Names of the backends that can run here for ``ndim``-dimensional meshes, the default first.
 
-    >>> available(3)[-3:], available(2)[-1]
-    (['superlu', 'mg', 'amg'], 'superlu')
+    >>> available(3)[-2:], available(2)[-1]
+    (['superlu', 'mg'], 'superlu')
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim must be 2 or 3, got {ndim}")
-    return (["cholmod"] if _cholmod_analyze is not None else []) + ["superlu"] + (["mg", "amg"] if ndim == 3 else [])
+    return (["cholmod"] if _cholmod_analyze is not None else []) + ["superlu"] + (["mg"] if ndim == 3 else [])
+
+
+def preferred(n_dofs: int) -> list[str]:
+    """The 3D backends in the order ``"auto"`` tries them on a mesh of ``n_dofs`` DOFs.
+
+    The direct solvers first up to :data:`DIRECT_LIMIT` DOFs, the multigrid CG first above it
+    (each is then tried only if its solve fits in memory, :func:`bonelib.fe.memory.check_fits`).
+
+    >>> preferred(10_000)[-1], preferred(10 * DIRECT_LIMIT)[0]
+    ('mg', 'mg')
+    """
+    names = available(3)
+    return ["mg"] + [name for name in names if name != "mg"] if n_dofs > DIRECT_LIMIT else names
 
 
 def _single_threaded(solve: Solve) -> Solve:
@@ -89,18 +103,6 @@ def _chosen(solver: str, ndim: int, backends: dict) -> str:
     if name not in available(ndim):
         raise ValueError(f"solver {name!r} is not installed here (available: {', '.join(available(ndim))})")
     return name
-
-
-def rigid_body_modes(coordinates: NDArray) -> NDArray:
-    """(3 n, 6) translations and infinitesimal rotations of nodes at ``coordinates`` (n, 3)."""
-    x, y, z = (coordinates - coordinates.mean(axis=0)).T
-    modes = np.zeros((3 * len(coordinates), 6))
-    for axis in range(3):
-        modes[axis::3, axis] = 1.0
-    modes[0::3, 3], modes[1::3, 3] = -y, x  # about z
-    modes[1::3, 4], modes[2::3, 4] = -z, y  # about x
-    modes[0::3, 5], modes[2::3, 5] = z, -x  # about y
-    return modes
 
 
 def _cholmod_2d(matrix: sp.csr_matrix, pattern: Hashable | None) -> Solve:
@@ -140,41 +142,18 @@ def _superlu_3d(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:
 
 
 def _mg(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:
-    csr = matrix.tocsr()
+    csr = sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)  # symmetric: no copy
     hierarchy = multigrid.Hierarchy.build(csr, mesh.node_shape, mesh.grid_nodes, mesh.periodic, 3, dofs)
 
     def solve(rhs: NDArray) -> NDArray:
-        return multigrid.conjugate_gradients(csr, rhs, hierarchy, RTOL)[0].reshape(rhs.shape)
-
-    return solve
-
-
-def _amg(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:
-    import pyamg
-
-    csr = matrix.tocsr()
-    modes = rigid_body_modes(mesh.node_coordinates())[dofs]
-    hierarchy = pyamg.smoothed_aggregation_solver(csr, B=modes, symmetry="symmetric",
-                                                  strength=("symmetric", {"theta": 0.0}),
-                                                  smooth=("jacobi", {"omega": 4 / 3, "degree": 1}),
-                                                  max_coarse=2000)
-    preconditioner = hierarchy.aspreconditioner(cycle="V")
-
-    def solve(rhs: NDArray) -> NDArray:
-        columns = rhs.reshape(len(rhs), -1)
-        out = np.empty_like(columns)
-        for c in range(columns.shape[1]):
-            out[:, c], info = sla.cg(csr, columns[:, c], rtol=RTOL, atol=0.0, M=preconditioner, maxiter=2000)
-            if info != 0:
-                raise RuntimeError(f"conjugate gradients did not reach a relative residual of {RTOL} "
-                                   f"in {info} iterations")
-        return out.reshape(rhs.shape)
+        return multigrid.conjugate_gradients(csr, rhs, hierarchy, RTOL,
+                                             progress=csr.shape[0] > DIRECT_LIMIT)[0].reshape(rhs.shape)
 
     return solve
 
 
 _BACKENDS_2D = {"cholmod": _cholmod_2d, "superlu": _superlu_2d}
-_BACKENDS_3D = {"cholmod": _cholmod_3d, "superlu": _superlu_3d, "mg": _mg, "amg": _amg}
+_BACKENDS_3D = {"cholmod": _cholmod_3d, "superlu": _superlu_3d, "mg": _mg}
 
 
 def factorize(matrix: sp.csr_matrix, solver: str = "auto", pattern: Hashable | None = None) -> Solve:
@@ -209,11 +188,10 @@ def factorize_3d(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray, solver: 
         Reduced stiffness of the free DOFs (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`):
         the part :data:`TRIANGLE` names for the backend (the whole matrix serves every backend).
     mesh : bonelib.fe.voxel_mesh.VoxelMesh
-        The mesh: its grid gives the multigrid's coarse levels, its node graph the direct
-        solvers' ordering, its nodes' positions the rigid-body modes of ``"amg"``.
+        The mesh: its grid gives the multigrid's coarse levels.
     dofs : numpy.ndarray
         (n,) mesh DOF of each row of ``matrix``, ascending.
-    solver : {"auto", "cholmod", "superlu", "mg", "amg"}
+    solver : {"auto", "cholmod", "superlu", "mg"}
         Backend; ``"auto"`` takes the first of :func:`available` (3).
     """
     name = _chosen(solver, 3, _BACKENDS_3D)
