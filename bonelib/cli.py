@@ -13,7 +13,7 @@ import numpy as np
 from bonelib import __version__
 
 # Only light imports here: `bonelib --help` should not load SciPy, Zarr or TensorFlow.
-from bonelib._cli_args import _calibration, _stored_calibration
+from bonelib._cli_args import add_voxel_size, calibration_argument, read_scan
 from bonelib.constants import COHORT_NAMES, LEVELS, SCHEMES, SLICE_PX, VOXEL_SIZE_MM
 
 
@@ -22,15 +22,10 @@ def _homogenise(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from bonelib.io import load_scan
     from bonelib.slices.label import label
 
-    image, voxel = load_scan(args.image)
-    calibration = args.calibration or _stored_calibration(args.image)
-    if calibration is None:
-        raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
-    voxel = voxel if voxel is not None else args.voxel_size_mm
-    if args.cube:
+    image, voxel, calibration = read_scan(args.image, args.voxel_size_mm, args.calibration)
+    if args.cube or args.platens:
         return _homogenise_cube(image, calibration, voxel, args)
     slices = image[None] if image.ndim == 2 else image
     rows = []
@@ -60,27 +55,34 @@ def _homogenise_cube(image: np.ndarray, calibration, voxel: float, args: argpars
     from bonelib.fe.platens import compression_test
 
     if image.ndim != 3:
-        raise ValueError(f"--cube needs a 3D volume, got shape {image.shape}")
+        raise ValueError(f"--cube and --platens need a 3D volume, got shape {image.shape}")
     start = time.perf_counter()
     E, nu = cube_materials(image, calibration)
-    periodic = homogenise_3d(E, nu, voxel, solver=args.solver)
+    result = {"image": str(args.image), "shape": list(image.shape), "voxel_size_mm": voxel,
+              "size_mm": [round(n * voxel, 3) for n in image.shape]}
+    periodic = None
+    if args.cube:
+        periodic = homogenise_3d(E, nu, voxel, solver=args.solver)
+        result |= {"C": periodic.C.tolist(), "E": periodic.E.tolist(), "G": periodic.G.tolist(),
+                   "wraps": periodic.wraps.tolist(), "marrow": periodic.marrow, "bone_kept": periodic.bone_kept}
     platens = compression_test(E, nu, axis=0, solver=args.solver)
     bonded = compression_test(E, nu, axis=0, solver=args.solver, platens="bonded")
-    seconds = time.perf_counter() - start
-    result = {"image": str(args.image), "shape": list(image.shape), "voxel_size_mm": voxel, "seconds": seconds,
-              "C": periodic.C.tolist(), "E": periodic.E.tolist(), "G": periodic.G.tolist(),
-              "wraps": periodic.wraps.tolist(), "marrow": periodic.marrow, "bone_kept": periodic.bone_kept,
-              "E_platens_axis0": platens.E_apparent, "E_bonded_platens_axis0": bonded.E_apparent}
+    result |= {"E_platens_axis0": platens.E_apparent, "E_bonded_platens_axis0": bonded.E_apparent,
+               "platen_dofs": bonded.dofs, "solver": bonded.solver, "seconds": time.perf_counter() - start}
     if args.json:
         print(json.dumps(result))
         return 0
-    print("C (MPa), Voigt (xx, yy, zz, yz, xz, xy); x, y, z along array axes 2, 1, 0:")
-    for row in periodic.C:
-        print(" ".join(f"{value:>11.4g}" for value in row))
-    print(f"E_x, E_y, E_z = {', '.join(f'{e:.4g}' for e in periodic.E)} MPa (periodic, uniaxial stress); "
-          f"between platens along axis 0: {platens.E_apparent:.4g} MPa frictionless, {bonded.E_apparent:.4g} MPa bonded")
-    print(f"bone wraps along x, y, z: {', '.join('yes' if w else 'no' for w in periodic.wraps)}; marrow "
-          f"{periodic.marrow}; {periodic.bone_kept:.1%} of the bone meshed; {seconds:.1f} s")
+    if periodic is not None:
+        print("C (MPa), Voigt (xx, yy, zz, yz, xz, xy); x, y, z along array axes 2, 1, 0:")
+        for row in periodic.C:
+            print(" ".join(f"{value:>11.4g}" for value in row))
+        print(f"E_x, E_y, E_z = {', '.join(f'{e:.4g}' for e in periodic.E)} MPa (periodic, uniaxial stress)")
+        print(f"bone wraps along x, y, z: {', '.join('yes' if w else 'no' for w in periodic.wraps)}; marrow "
+              f"{periodic.marrow}; {periodic.bone_kept:.1%} of the bone meshed")
+    size = " × ".join(f"{n * voxel:.2f}" for n in image.shape)
+    print(f"between platens along axis 0 ({size} mm at {voxel * 1000:.1f} µm): {platens.E_apparent:.4g} MPa "
+          f"frictionless, {bonded.E_apparent:.4g} MPa bonded ({bonded.dofs:,} DOF, {bonded.solver}); "
+          f"{result['seconds']:.1f} s")
     return 0
 
 
@@ -93,7 +95,8 @@ def _dataset_build(args: argparse.Namespace) -> int:
         raise ValueError("--scans needs --calibration SLOPE,INTERCEPT")
     start = time.perf_counter()
     path = build(args.out, scale=args.scale, seed=args.seed, scheduler=args.scheduler, scans=args.scans,
-                 calibration=args.calibration, scheme=args.scheme, n_workers=args.workers, cohort=args.cohort)
+                 calibration=args.calibration, scheme=args.scheme, n_workers=args.workers, cohort=args.cohort,
+                 voxel_size_mm=args.voxel_size_mm)
     print(f"dataset ready: {path} ({time.perf_counter() - start:.0f} s)")
     return 0
 
@@ -183,10 +186,8 @@ def _synth(args: argparse.Namespace) -> int:
 def _voi(args: argparse.Namespace) -> int:
     from bonelib._files import atomic_path
     from bonelib.imaging.voi import cancellous_voi
-    from bonelib.io import load_scan
 
-    image, voxel = load_scan(args.scan)
-    voxel = voxel if voxel is not None else args.voxel_size_mm
+    image, voxel, _ = read_scan(args.scan, args.voxel_size_mm, calibrated=False)
     voi = cancellous_voi(image, size=args.size, margin_mm=args.margin, voxel_size_mm=voxel)
     with atomic_path(args.out) as temporary:
         np.savez_compressed(temporary, volume=voi.volume, voxel_size_mm=voxel, origin=np.array(voi.origin))
@@ -247,14 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
         "homogenisation; prints C (MPa), E_eff and nu_eff for each 2D slice.",
     )
     fe.add_argument("image", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz")
-    fe.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
+    fe.add_argument("--calibration", type=calibration_argument, metavar="SLOPE,INTERCEPT",
                     help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
-    fe.add_argument("--voxel-size-mm", type=float, default=VOXEL_SIZE_MM,
-                    help=f"pixel size in mm when the file does not record it (default {VOXEL_SIZE_MM})")
-    fe.add_argument("--solver", choices=("auto", "cholmod", "superlu"), default="auto", help="sparse direct backend")
-    fe.add_argument("--cube", action="store_true",
-                    help="a 3D volume as one periodic cell: hexahedral FE, the 6 × 6 C, moduli along each axis, "
-                    "and the modulus between platens along axis 0")
+    add_voxel_size(fe)
+    fe.add_argument("--solver", choices=("auto", "cholmod", "superlu", "mg"), default="auto",
+                    help="sparse direct backend, or (3D) the multigrid CG; auto: the fastest that fits in memory")
+    tests = fe.add_mutually_exclusive_group()
+    tests.add_argument("--cube", action="store_true",
+                       help="a 3D volume as one periodic cell: hexahedral FE, the 6 × 6 C, moduli along each axis, "
+                       "and the modulus between platens along axis 0")
+    tests.add_argument("--platens", action="store_true",
+                       help="a whole 3D volume between platens along axis 0 only (frictionless and bonded), at its "
+                       "own voxel size: its apparent modulus, for volumes whose bone does not wrap around")
     fe.add_argument("--json", action="store_true", help="print one JSON object")
     fe.set_defaults(run=_homogenise)
 
@@ -274,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--scheme", choices=SCHEMES, default="donor",
                        help="split scheme used by default when loading; both are stored (default donor)")
     build.add_argument("--scans", type=Path, help="folder of your own scans, one stack per vertebra named DONOR-LEVEL; --scale then sets only how many donors are held out")
-    build.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT", help="grey → mg HA/cm³ of --scans")
+    build.add_argument("--calibration", type=calibration_argument, metavar="SLOPE,INTERCEPT", help="grey → mg HA/cm³ of --scans")
+    add_voxel_size(build)
     build.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786), or 'synchronous'; "
                        "default: a local cluster, one worker per core")
     build.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
@@ -319,8 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     voi.add_argument("scan", type=Path, help="scan file or folder, axial slices along the first axis")
     voi.add_argument("--size", type=int, default=SLICE_PX, help=f"side of the square crop in px (default {SLICE_PX})")
     voi.add_argument("--margin", type=float, default=1.0, help="band kept under the body surface, mm (default 1.0)")
-    voi.add_argument("--voxel-size-mm", type=float, default=VOXEL_SIZE_MM,
-                     help=f"pixel size in mm when the file does not record it (default {VOXEL_SIZE_MM})")
+    add_voxel_size(voi)
     voi.add_argument("--out", type=Path, required=True, help="output .npz path")
     voi.set_defaults(run=_voi)
     return parser

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bonelib.constants import SLICE_PX
+from bonelib.constants import MICRO_CT_BELOW_MM, MODALITIES, SLICE_PX
 
 
 def _networks(path: Path | None):
@@ -26,17 +26,26 @@ def _networks(path: Path | None):
     return pretrained.SliceEnsemble({model_file.stem: keras.saving.load_model(model_file)}, None, {})
 
 
+def _on_network_grid(args: argparse.Namespace):
+    """The scan's grey values (or densities) on the networks' 82 µm grid, their calibration, the
+    scan's voxel size and what was done to bring it there (:mod:`bonelib.imaging.grid`)."""
+    from bonelib._cli_args import read_scan
+    from bonelib.imaging.density import Calibration, to_vbmd
+    from bonelib.imaging.grid import to_network_grid
+
+    image, voxel, calibration = read_scan(args.scan, args.voxel_size_mm, args.calibration)
+    density, notes = to_network_grid(to_vbmd(image, calibration), voxel, args.modality)
+    if notes:  # densities now: the identity calibration
+        return density, Calibration(1.0, 0.0), voxel, notes
+    return image, calibration, voxel, notes
+
+
 def _predict(args: argparse.Namespace) -> int:
-    from bonelib._cli_args import _stored_calibration
-    from bonelib.io import load_scan
     from bonelib.slices import network as cnn
 
-    image, _ = load_scan(args.scan)
-    calibration = args.calibration or _stored_calibration(args.scan)
-    if calibration is None:
-        raise ValueError("give --calibration SLOPE,INTERCEPT (use 1,0 if the values are mg HA/cm³ already)")
+    image, calibration, voxel, notes = _on_network_grid(args)
     if args.route == "3d":
-        return _predict_3d(args, image, calibration)
+        return _predict_3d(args, image, calibration, voxel, notes)
     slices = image[None] if image.ndim == 2 else image
     ensemble = _networks(args.model)
     if args.own_size:
@@ -54,9 +63,12 @@ def _predict(args: argparse.Namespace) -> int:
     warnings = ensemble.check(slices, calibration)
     if args.json:
         print(json.dumps({"scan": str(args.scan), "model": str(args.model or "shipped ensemble"),
+                          "voxel_size_mm": voxel, "grid": notes,
                           "networks": len(ensemble.models), "seconds": seconds, "E_eff": moduli.tolist(),
                           "spread": spread.tolist(), "origin": origin.tolist(), "warnings": warnings}))
         return 0
+    for note in notes:
+        print(f"note: {note}")
     print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11} {'± MPa':>8}  warnings")
     for (index, row, col), value, sd, reasons in zip(origin, moduli, spread, warnings):
         print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g}  {'; '.join(reasons) or '-'}")
@@ -69,8 +81,9 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration) -> int:
+def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel: float, notes: list[str]) -> int:
     """The 3D route: E_z of each cube that tiles the volume, by the 3D ensemble."""
+    from bonelib.constants import VOXEL_SIZE_MM
     from bonelib.cubes import pretrained as pretrained3d
     from bonelib.cubes.placement import tile_origins
 
@@ -78,9 +91,13 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration) -> in
         raise ValueError("--crop, --tile and --own-size belong to the 2D route; the 3D route tiles the volume in cubes")
     ensemble = pretrained3d.load_pretrained(args.model)
     side = ensemble.side
-    if volume.ndim != 3 or min(volume.shape) < side:
-        raise ValueError(f"the 3D route needs a 3D volume at least {side} voxels (of 82 µm) a side, superior–inferior "
-                         f"along axis 0; got shape {volume.shape}")
+    if volume.ndim != 3:
+        raise ValueError(f"the 3D route needs a 3D volume (superior–inferior along axis 0); got shape {volume.shape}")
+    if min(volume.shape) < side:
+        size = " × ".join(f"{n * VOXEL_SIZE_MM:.1f}" for n in volume.shape)
+        raise ValueError(f"the volume is {size} mm ({' × '.join(map(str, volume.shape))} voxels of 82 µm"
+                         f"{', resampled from ' + f'{voxel * 1000:.1f} µm' if notes else ''}): smaller than one cube "
+                         f"of the 3D route, {side * VOXEL_SIZE_MM:.1f} mm ({side}³ voxels of 82 µm) a side")
     origins = tile_origins(volume.shape, side)
     cubes = np.stack([volume[tuple(slice(o, o + side) for o in origin)] for origin in origins])
     start = time.perf_counter()
@@ -89,9 +106,12 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration) -> in
     warnings = ensemble.check(cubes, calibration)
     if args.json:
         print(json.dumps({"scan": str(args.scan), "route": "3d", "model": str(args.model or "shipped 3D ensemble"),
+                          "voxel_size_mm": voxel, "grid": notes,
                           "networks": len(ensemble.models), "seconds": seconds, "E_z": moduli.tolist(),
                           "spread": spread.tolist(), "origin": [list(o) for o in origins], "warnings": warnings}))
         return 0
+    for note in notes:
+        print(f"note: {note}")
     print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_z MPa':>11} {'± MPa':>8}  warnings")
     for (index, row, col), value, sd, reasons in zip(origins, moduli, spread, warnings):
         print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g}  {'; '.join(reasons) or '-'}")
@@ -106,7 +126,7 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration) -> in
 
 def add_predict(commands) -> None:
     """Add the ``predict`` command to the sub-parsers of ``bonelib``."""
-    from bonelib._cli_args import _calibration
+    from bonelib._cli_args import add_voxel_size, calibration_argument
 
     prediction = commands.add_parser(
         "predict", help="E_eff of a 2D image or of each slice of a stack by the shipped CNN ensemble; "
@@ -122,7 +142,7 @@ def add_predict(commands) -> None:
     prediction.add_argument("--model", type=Path,
                             help="an ensemble folder, a folder written by `bonelib train`, or a .keras file "
                                  "(default: the shipped ensemble)")
-    prediction.add_argument("--calibration", type=_calibration, metavar="SLOPE,INTERCEPT",
+    prediction.add_argument("--calibration", type=calibration_argument, metavar="SLOPE,INTERCEPT",
                             help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
     fitting = prediction.add_mutually_exclusive_group()
     fitting.add_argument("--crop", action="store_true", help=f"take the central {SLICE_PX} × {SLICE_PX} px of larger slices")
@@ -135,5 +155,10 @@ def add_predict(commands) -> None:
                             help="2d (default): each slice by the 2D ensemble; 3d: the volume (82 µm voxels, "
                                  "superior–inferior along axis 0) cut into cubes, each by the 3D ensemble, which "
                                  "predicts the superior–inferior modulus E_z of the cube's micro-structure")
+    add_voxel_size(prediction)
+    prediction.add_argument("--modality", choices=MODALITIES, default="auto",
+                            help="what made the scan: a scan at another voxel size than 82 µm is resampled to it, and "
+                                 "a micro-CT scan also blurred by the HR-pQCT point spread (auto: micro-CT below "
+                                 f"{MICRO_CT_BELOW_MM * 1000:.0f} µm voxels)")
     prediction.add_argument("--json", action="store_true", help="print one JSON object")
     prediction.set_defaults(run=_predict)

@@ -12,3 +12,8 @@ LEVELS = ("T11", "T12", "L1")
 SCHEMES = ("donor", "random")
 #: The synthetic cohorts, by name (:data:`bonelib.synth.COHORTS` plans them).
 COHORT_NAMES = ("paper", "realistic")
+#: Scans with voxels below this (mm) are taken as micro-CT, whose point spread is far narrower
+#: than HR-pQCT's (XtremeCT 82 µm, XtremeCT II 60.7 µm are above it): :mod:`bonelib.imaging.grid`.
+MICRO_CT_BELOW_MM = 0.05
+#: What a scan can be said to be (``bonelib predict --modality``).
+MODALITIES = ("auto", "hr-pqct", "micro-ct")

@@ -29,7 +29,7 @@ def test_synth_then_voi_then_info(tmp_path, capsys):
 
 def test_errors_exit_2_and_write_nothing(tmp_path, capsys):
     np.save(tmp_path / "small.npy", np.zeros((3, 50, 50)))
-    assert main(["voi", str(tmp_path / "small.npy"), "--out", str(tmp_path / "out.npz")]) == 2
+    assert main(["voi", str(tmp_path / "small.npy"), "--voxel-size-mm", "0.082", "--out", str(tmp_path / "out.npz")]) == 2
     assert "error" in capsys.readouterr().err
     assert main(["info", str(tmp_path / "missing.tif")]) == 2
     assert main(["synth", "--level", "C3", "--out", str(tmp_path / "x.npz")]) == 2
@@ -43,13 +43,13 @@ def test_homogenise_matches_the_library(tmp_path, capsys):
     rng = np.random.default_rng(0)
     stack = rng.integers(400, 3000, size=(2, 12, 14)).astype(np.int16)
     np.save(tmp_path / "stack.npy", stack)
-    assert main(["homogenise", str(tmp_path / "stack.npy"), "--calibration", "0.5,-300", "--json"]) == 0
+    assert main(["homogenise", str(tmp_path / "stack.npy"), "--voxel-size-mm", "0.082", "--calibration", "0.5,-300", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [row["slice"] for row in report["slices"]] == [0, 1]
     expected = label(stack[1], Calibration(0.5, -300.0))
     assert report["slices"][1]["E_eff"] == expected.E_eff
     np.testing.assert_allclose(report["slices"][1]["C"], expected.C)
-    assert main(["homogenise", str(tmp_path / "stack.npy"), "--calibration", "0.5,-300"]) == 0
+    assert main(["homogenise", str(tmp_path / "stack.npy"), "--voxel-size-mm", "0.082", "--calibration", "0.5,-300"]) == 0
     table = capsys.readouterr().out
     assert "E_eff MPa" in table and "2 slice(s)" in table
 
@@ -64,7 +64,7 @@ def test_homogenise_a_cube_matches_the_library(tmp_path, capsys):
     calibration = Calibration(0.5, -300.0)
     grey = calibration.grey_of(np.where(bone, 1100.0, 0.0)).round().astype(np.int16)
     np.save(tmp_path / "cube.npy", grey)
-    arguments = ["homogenise", str(tmp_path / "cube.npy"), "--cube", "--calibration",
+    arguments = ["homogenise", str(tmp_path / "cube.npy"), "--voxel-size-mm", "0.082", "--cube", "--calibration",
                  f"{calibration.slope},{calibration.intercept}"]
     assert main([*arguments, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -75,13 +75,13 @@ def test_homogenise_a_cube_matches_the_library(tmp_path, capsys):
     np.testing.assert_allclose(report["E"], report["E"][0], rtol=1e-9)  # the lattice is cubic
     assert main(arguments) == 0
     assert "E_x, E_y, E_z" in capsys.readouterr().out
-    assert main(["homogenise", str(tmp_path / "cube.npy"), "--cube", "--calibration", "1,-5000"]) == 2  # all marrow
+    assert main(["homogenise", str(tmp_path / "cube.npy"), "--voxel-size-mm", "0.082", "--cube", "--calibration", "1,-5000"]) == 2  # all marrow
     assert "no bone" in capsys.readouterr().err
 
 
 def test_homogenise_needs_a_calibration(tmp_path, capsys):
     np.save(tmp_path / "image.npy", np.ones((8, 8)))
-    assert main(["homogenise", str(tmp_path / "image.npy")]) == 2
+    assert main(["homogenise", str(tmp_path / "image.npy"), "--voxel-size-mm", "0.082"]) == 2
     assert "--calibration" in capsys.readouterr().err
 
 
@@ -92,22 +92,22 @@ def test_predict_with_a_saved_model(tmp_path, capsys):
     model.save(tmp_path / "model.keras")
     rng = np.random.default_rng(0)
     np.save(tmp_path / "two.npy", rng.integers(600, 3000, (2, 182, 182)).astype(np.int16))
-    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
+    assert main(["predict", str(tmp_path / "two.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path), "--calibration", "0.5,-300",
                  "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(report["E_eff"]) == 2 and all(value > 0 for value in report["E_eff"])
     np.save(tmp_path / "big.npy", rng.integers(600, 3000, (200, 210)).astype(np.int16))
-    assert main(["predict", str(tmp_path / "big.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300"]) == 2
+    assert main(["predict", str(tmp_path / "big.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path), "--calibration", "0.5,-300"]) == 2
     assert "--crop" in capsys.readouterr().err
-    assert main(["predict", str(tmp_path / "big.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
+    assert main(["predict", str(tmp_path / "big.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path), "--calibration", "0.5,-300",
                  "--crop"]) == 0
     capsys.readouterr()
     np.save(tmp_path / "wide.npy", rng.integers(600, 3000, (190, 400)).astype(np.int16))
-    assert main(["predict", str(tmp_path / "wide.npy"), "--model", str(tmp_path), "--calibration", "0.5,-300",
+    assert main(["predict", str(tmp_path / "wide.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path), "--calibration", "0.5,-300",
                  "--tile", "--json"]) == 0
     tiled = json.loads(capsys.readouterr().out)
     assert tiled["origin"] == [[0, 4, 18], [0, 4, 200]] and len(tiled["E_eff"]) == 2
-    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "none"), "--calibration", "1,0"]) == 2
+    assert main(["predict", str(tmp_path / "two.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path / "none"), "--calibration", "1,0"]) == 2
     assert "no trained model" in capsys.readouterr().err
     del keras
 
@@ -136,12 +136,12 @@ def test_predict_with_an_ensemble_prints_spread_and_warnings(tmp_path, capsys):
     bone = np.zeros((2, 182, 182), np.int16)
     bone[1, :, 60:120] = bone[1, 60:120, :] = 2800  # 1100 mg HA/cm³ through the calibration: a wrapping cross
     np.save(tmp_path / "two.npy", bone)
-    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "ensemble"),
+    assert main(["predict", str(tmp_path / "two.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path / "ensemble"),
                  "--calibration", "0.5,-300", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["networks"] == 2 and len(report["spread"]) == 2 and all(s >= 0 for s in report["spread"])
     assert any("does not wrap" in w for w in report["warnings"][0]) and report["warnings"][1] == []
-    assert main(["predict", str(tmp_path / "two.npy"), "--model", str(tmp_path / "ensemble"),
+    assert main(["predict", str(tmp_path / "two.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path / "ensemble"),
                  "--calibration", "0.5,-300"]) == 0
     text = capsys.readouterr().out
     assert "warning: 1 of 2 image(s) lie outside" in text and "±" in text
@@ -153,10 +153,10 @@ def test_predict_takes_slices_at_their_own_size(tmp_path, capsys):
     pretrained.save({"improved-fold0": cnn.improved_model(mean=1.0, variance=4.0)}, tmp_path / "ensemble",
                     {"vbmd": [300.0, 900.0], "bv_tv": [0.3, 0.8]})
     np.save(tmp_path / "small.npy", np.full((2, 96, 96), 1000, np.int16))
-    assert main(["predict", str(tmp_path / "small.npy"), "--model", str(tmp_path / "ensemble"),
+    assert main(["predict", str(tmp_path / "small.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path / "ensemble"),
                  "--calibration", "0.5,-300"]) == 2
     assert "--own-size" in capsys.readouterr().err
-    assert main(["predict", str(tmp_path / "small.npy"), "--model", str(tmp_path / "ensemble"),
+    assert main(["predict", str(tmp_path / "small.npy"), "--voxel-size-mm", "0.082", "--model", str(tmp_path / "ensemble"),
                  "--calibration", "0.5,-300", "--own-size", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["origin"] == [[0, 0, 0], [1, 0, 0]] and len(report["E_eff"]) == 2
@@ -176,7 +176,7 @@ def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
     rng = np.random.default_rng(0)
     rho = np.where(rng.random((34, 16, 40)) < 0.2, 1050.0, -20.0)  # 2 × 1 × 2 cubes of 16³, ≈ 190 mg HA/cm³
     rho[:17, :, :20] = -20.0  # the first cube holds no bone: outside the training range
-    np.savez(tmp_path / "volume.npz", image=rho.astype(np.int16), calibration=np.array([1.0, 0.0]))
+    np.savez(tmp_path / "volume.npz", image=rho.astype(np.int16), calibration=np.array([1.0, 0.0]), voxel_size_mm=0.082)
     assert main(["predict", str(tmp_path / "volume.npz"), "--route", "3d", "--model", str(folder), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["route"] == "3d" and report["networks"] == 2 and len(report["E_z"]) == 4
@@ -192,6 +192,6 @@ def test_homogenise_a_volume_too_large_for_memory_says_so(tmp_path, capsys, monk
 
     np.save(tmp_path / "cube.npy", np.full((8, 8, 8), 1000, np.int16))
     monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
-    assert main(["homogenise", str(tmp_path / "cube.npy"), "--cube", "--calibration", "1,0"]) == 2
+    assert main(["homogenise", str(tmp_path / "cube.npy"), "--voxel-size-mm", "0.082", "--cube", "--calibration", "1,0"]) == 2
     error = capsys.readouterr().err
     assert "8 × 8 × 8 voxels" in error and "GB of memory is available" in error and "Traceback" not in error

@@ -95,6 +95,24 @@ def _averaging_matrix(n_in: int, from_mm: float, to_mm: float) -> NDArray[np.flo
     return np.clip(high - low, 0.0, None) / to_mm
 
 
+def average_to(values: NDArray, voxel_size_mm: float, to_mm: float = VOXEL_SIZE_MM) -> NDArray[np.float32]:
+    """Any quantity per voxel (density, fraction) on another isotropic grid: its volume average
+    over each new voxel, the partial volume of :func:`resample` without the fraction's bounds.
+
+    >>> average_to(np.array([[0.0, 2.0], [4.0, 6.0]]), 0.05, 0.1).tolist()
+    [[3.0]]
+    """
+    volume = finite_array(values, "values").astype(np.float64, copy=False)
+    if not (voxel_size_mm > 0 and to_mm > 0):
+        raise ValueError(f"voxel sizes must be positive (mm), got {voxel_size_mm} and {to_mm}")
+    if min(volume.shape) * voxel_size_mm < to_mm:
+        raise ValueError(f"a volume of {volume.shape} voxels of {voxel_size_mm} mm holds no voxel of {to_mm} mm")
+    for axis in range(volume.ndim):
+        weights = _averaging_matrix(volume.shape[axis], voxel_size_mm, to_mm)
+        volume = np.moveaxis(np.tensordot(weights, np.moveaxis(volume, axis, 0), axes=1), 0, axis)
+    return volume.astype(np.float32)
+
+
 def resample(fraction: NDArray, voxel_size_mm: float, to_mm: float = VOXEL_SIZE_MM) -> NDArray[np.float32]:
     """Bone fraction on a coarser (or finer) isotropic grid: the volume average over each new voxel.
 
@@ -112,17 +130,10 @@ def resample(fraction: NDArray, voxel_size_mm: float, to_mm: float = VOXEL_SIZE_
     to_mm : float
         The new voxel size (mm); default the HR-pQCT's 82 µm.
     """
-    volume = finite_array(fraction, "fraction").astype(np.float64, copy=False)
-    if not (voxel_size_mm > 0 and to_mm > 0):
-        raise ValueError(f"voxel sizes must be positive (mm), got {voxel_size_mm} and {to_mm}")
+    volume = finite_array(fraction, "fraction")
     if volume.min() < 0 or volume.max() > 1:
         raise ValueError(f"fraction must lie in [0, 1], got [{volume.min()}, {volume.max()}]")
-    if min(volume.shape) * voxel_size_mm < to_mm:
-        raise ValueError(f"a volume of {volume.shape} voxels of {voxel_size_mm} mm holds no voxel of {to_mm} mm")
-    for axis in range(volume.ndim):
-        weights = _averaging_matrix(volume.shape[axis], voxel_size_mm, to_mm)
-        volume = np.moveaxis(np.tensordot(weights, np.moveaxis(volume, axis, 0), axes=1), 0, axis)
-    return volume.astype(np.float32)
+    return average_to(volume, voxel_size_mm, to_mm)
 
 
 def scan(bone: NDArray, voxel_size_mm: float, seed: int = 0, scanner: Scanner = Scanner(),

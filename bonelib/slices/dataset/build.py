@@ -87,6 +87,7 @@ def build(
     progress: bool = True,
     replace: bool = False,
     cohort: str = "paper",
+    voxel_size_mm: float | None = None,
 ) -> Path:
     """Build (or resume) a labelled dataset in a Zarr store.
 
@@ -121,6 +122,10 @@ def build(
     cohort : {"paper", "realistic"}
         Which synthetic cohort (:data:`bonelib.synth.COHORTS`): the paper-shaped one, or the
         rod–plate one that matches real vertebral bone.
+    voxel_size_mm : float, optional
+        Voxel size (mm) of ``scans``, for scans whose files do not record it (and replacing what
+        they record); a scan whose voxel size is known neither way is refused. Scans at another
+        voxel size than 82 µm are brought to it (:func:`bonelib.imaging.grid.to_network_grid`).
 
     Returns
     -------
@@ -135,9 +140,10 @@ def build(
             raise ValueError("scans need a calibration (grey value → mg HA/cm³)")
         chosen = SCALES[scale] if isinstance(scale, str) else scale
         rng = np.random.default_rng([seed, 1])
-        tasks = plan_tasks(scan_sources(scans, calibration), chosen, rng)
+        tasks = plan_tasks(scan_sources(scans, calibration, voxel_size_mm), chosen, rng)
         parameters = _identity({"scans": str(Path(scans).resolve()),
                                 "calibration": [calibration.slope, calibration.intercept],
+                                "voxel_size_mm": voxel_size_mm,
                                 "held_out": [chosen.test_donors, chosen.val_donors], "seed": seed})
     else:
         tasks, parameters = plan_synthetic(scale, seed, cohort)

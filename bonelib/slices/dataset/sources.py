@@ -96,11 +96,13 @@ class SyntheticVertebra:
 
 @dataclass(frozen=True)
 class ScanVertebra:
-    """A user's scan of one vertebra (file or folder named ``DONOR-LEVEL``), with its calibration."""
+    """A user's scan of one vertebra (file or folder named ``DONOR-LEVEL``), with its calibration
+    and voxel size (mm); ``n_slices`` on the 82 µm grid."""
 
     path: str
     calibration: Calibration
     n_slices: int
+    voxel_size_mm: float = VOXEL_SIZE_MM
 
     @property
     def key(self) -> str:
@@ -115,13 +117,20 @@ class ScanVertebra:
         return self.key[len(self.donor) + 1:] or "-"
 
     def volume(self) -> tuple[NDArray, Calibration]:
+        """The scan's VOI on the 82 µm grid, and its calibration (the identity once resampled:
+        the values are then densities, mg HA/cm³)."""
+        from bonelib.imaging.density import to_vbmd
+        from bonelib.imaging.grid import to_network_grid
         from bonelib.imaging.voi import cancellous_voi
         from bonelib.io import load_scan
 
-        image, voxel = load_scan(self.path)
+        image, calibration = load_scan(self.path)[0], self.calibration
+        density, notes = to_network_grid(to_vbmd(image, calibration), self.voxel_size_mm)
+        if notes:
+            image, calibration = density, Calibration(1.0, 0.0)
         volume = image if image.shape[1:] == (SLICE_PX, SLICE_PX) else cancellous_voi(
-            image, voxel_size_mm=voxel or VOXEL_SIZE_MM).volume
-        return volume, self.calibration
+            image, voxel_size_mm=VOXEL_SIZE_MM).volume
+        return volume, calibration
 
     def attrs(self) -> dict:
         return {"scan": self.path}
@@ -147,8 +156,10 @@ def synthetic_sources(scale: Scale, seed: int, rng: np.random.Generator, cohort:
     return [SyntheticVertebra(spec, int(n)) for spec, n in zip(specs, counts)]
 
 
-def scan_sources(folder: str | Path, calibration: Calibration) -> list[ScanVertebra]:
-    """One source per scan (file or sub-folder) of ``folder``; each is read once to count its slices."""
+def scan_sources(folder: str | Path, calibration: Calibration, voxel_size_mm: float | None = None) -> list[ScanVertebra]:
+    """One source per scan (file or sub-folder) of ``folder``; each is read once for its voxel size
+    (the header's, or ``voxel_size_mm``; refused when neither says) and its slices at 82 µm."""
+    from bonelib.imaging.grid import voxel_size
     from bonelib.io import load_scan
 
     folder = Path(folder)
@@ -157,10 +168,13 @@ def scan_sources(folder: str | Path, calibration: Calibration) -> list[ScanVerte
         raise ValueError(f"{folder}: no scans in this folder")
     sources = []
     for entry in entries:
-        image, _ = load_scan(entry)
-        if image.ndim != 3 or min(image.shape[1:]) < SLICE_PX:
-            raise ValueError(f"{entry}: need a stack of slices of at least {SLICE_PX} × {SLICE_PX} px, got {image.shape}")
-        sources.append(ScanVertebra(str(entry), calibration, int(image.shape[0])))
+        image, header = load_scan(entry)
+        voxel = voxel_size(header, voxel_size_mm, entry)
+        shape = [int(np.floor(n * voxel / VOXEL_SIZE_MM + 1e-9)) for n in image.shape]  # on the 82 µm grid
+        if image.ndim != 3 or min(shape[1:]) < SLICE_PX:
+            raise ValueError(f"{entry}: need a stack of slices of at least {SLICE_PX} × {SLICE_PX} px of 82 µm "
+                             f"({SLICE_PX * VOXEL_SIZE_MM:.1f} mm), got {image.shape} voxels of {voxel * 1000:.1f} µm")
+        sources.append(ScanVertebra(str(entry), calibration, shape[0], voxel))
     return sources
 
 
