@@ -16,6 +16,9 @@ that makes them, the scale's settings in ``bonebook/config.py`` and the upstream
 ``external``  ``external.csv`` (paper scale): the shipped ensemble on six new donors (another
               seed), which none of its networks saw: its calibration;
 ``metrics``   ``metrics.json``: every model and baseline, random split and cross-validation;
+``interval``  the shipped ensemble's conformal interval (``interval.json`` beside it), calibrated on
+              the improved CNN's cross-validation residuals, and ``interval.json`` in the results:
+              its coverage on donors held out of the calibration and on the six new donors;
 ``speed``     ``speed.json``: the timings of the speed chapter;
 ``real_bone`` ``real_bone/``: the real-bone chapter's study of real sections and the shipped
               networks on them (:func:`studies.real_bone`);
@@ -47,8 +50,8 @@ from bonelib import versions
 from bonelib._files import write_json
 
 ROOT = config.ROOT
-STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "speed", "real_bone",
-         "density_reading")
+STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "interval", "speed",
+         "real_bone", "density_reading")
 
 
 def step_dataset(scale: str) -> None:
@@ -197,6 +200,30 @@ def step_metrics(scale: str) -> None:
                              bootstrap={"n_resamples": 1000, "seed": config.SEED}, **extra)
 
 
+def step_interval(scale: str) -> None:
+    from bonelib.learn import conformal
+    from bonelib.learn import tables as results
+
+    snapshot = config.artefacts(scale).snapshot
+    table = results.read_table(snapshot / "samples.csv")
+    predictions = results.read_table(snapshot / "predictions.csv")
+    chosen = (predictions["model_name"] == "improved CNN") & (predictions["scheme_name"] == "donor-cv")
+    index, predicted = predictions["index"][chosen], predictions["E_pred"][chosen]
+    observed, donors = table["E_eff"][index], table["donor"][index]
+    conformal.calibrate(predicted, observed).write(models_folder(scale))
+    summary = {"folds": conformal.cross_coverage(predicted, observed, predictions["fold"][chosen]),
+               "donors": conformal.cross_coverage(predicted, observed, donors)}
+    if (snapshot / "external.csv").exists():
+        external = results.read_table(snapshot / "external.csv")
+        interval = conformal.RelativeInterval.read(models_folder(scale))
+        low, high = interval.bounds(external["E_pred"])
+        inside = (external["E_eff"] >= low) & (external["E_eff"] <= high)
+        summary["external"] = {"coverage": float(inside.mean()), "samples": int(inside.size),
+                               "donors": int(len(set(external["donor"].tolist()))),
+                               "median_width": float(np.median(high / low))}
+    write_json(snapshot / "interval.json", summary)
+
+
 def step_speed(scale: str) -> None:
     from bonelib.slices import network as cnn
     from bonelib.slices import speed
@@ -223,7 +250,8 @@ def step_density_reading(scale: str) -> None:
 
 #: The version of each step's own code, bumped by hand when what it writes changes; a step's
 #: key also holds the library versions (:mod:`bonelib.versions`) its outputs rest on.
-STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "speed": 1,
+STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "interval": 1,
+                 "speed": 1,
                  "real_bone": studies.STUDY_VERSIONS["real_bone"],
                  "density_reading": studies.STUDY_VERSIONS["density_reading"]}
 
@@ -238,6 +266,7 @@ def _upstream(scale: str, step: str) -> list[Path]:
             "coarse": [snapshot / "samples.csv"],
             "external": models,
             "metrics": [snapshot / name for name in ("samples.csv", "cnn_predictions.csv", "coarse.csv", "external.csv")],
+            "interval": [snapshot / name for name in ("samples.csv", "predictions.csv", "external.csv")],
             "speed": []}[step]
 
 
@@ -249,7 +278,7 @@ def _key(scale: str, step: str) -> str:
         return step_key(STEP_VERSIONS[step], versions.slice_route(), repr(sorted(study.items())), [])
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
-                "external": (), "metrics": (evaluation.val_donors,),
+                "external": (), "metrics": (evaluation.val_donors,), "interval": (),
                 "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale])}[step]
     return step_key(STEP_VERSIONS[step], versions.slice_route(), (config.SEED, *settings), _upstream(scale, step))
 

@@ -7,7 +7,8 @@ trains the 3D network (on the tiles and, with ``CUBES_3D["between"]``, the cubes
 the training specimens) and fits the laws once per fold of real specimens and writes the
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
-where they stopped. The ``study`` step then computes what the chapter shows beside them
+where they stopped. The ``interval`` step calibrates the ensemble's conformal interval on the
+held-out cubes (:func:`interval`). The ``study`` step then computes what the chapter shows beside them
 (:func:`bonebook.studies.cube_fe`: the solver's verification, real-cube moduli, marrow,
 stress, the laws' transfer, the cost), and the ``own_scan`` step runs a shipped ROI through the
 ``bonelib`` command line, both routes and the FE (:func:`bonebook.studies.own_scan`; it needs
@@ -27,11 +28,12 @@ from pathlib import Path
 
 from bonebook import config, pipeline, studies
 from bonelib import versions
+from bonelib._files import write_json
 
 #: The steps, in order.
-STEPS = ("build", "evaluate", "study", "own_scan", "solver_scaling")
+STEPS = ("build", "evaluate", "interval", "study", "own_scan", "solver_scaling")
 #: The version of each step's own code, bumped by hand when what it writes changes.
-STEP_VERSIONS = {"build": 1, "evaluate": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
+STEP_VERSIONS = {"build": 1, "evaluate": 1, "interval": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
                  "own_scan": studies.STUDY_VERSIONS["own_scan"],
                  "solver_scaling": studies.STUDY_VERSIONS["solver_scaling"]}
 
@@ -76,6 +78,19 @@ def evaluate(scale: str) -> Path:
                                                widths=settings["widths"])
 
 
+def interval(scale: str) -> Path:
+    """The 3D ensemble's conformal interval (``interval.json`` beside it), calibrated on the
+    held-out cubes of every fold, and its coverage on folds held out of the calibration
+    (``results/<scale>/cubes3d/interval.json``)."""
+    from bonelib.learn import conformal
+
+    held_out = studies.read_table(results(scale) / "predictions.csv")
+    predicted, observed, folds = (held_out[column].to_numpy() for column in ("cnn3d", "E_z", "fold"))
+    conformal.calibrate(predicted, observed).write(models(scale))
+    write_json(results(scale) / "interval.json", {"folds": conformal.cross_coverage(predicted, observed, folds)})
+    return results(scale) / "interval.json"
+
+
 def table(scale: str) -> str:
     """The held-out metrics as a Markdown table."""
     from bonelib.cubes import evaluate as cube_evaluation
@@ -100,6 +115,8 @@ def _key(scale: str, step: str) -> str:
         return pipeline.step_key(STEP_VERSIONS[step], {"cube_labels": versions.CUBE_LABELS},
                                  (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"]),
                                  [config.artefacts(scale).root / "cubes3d" / "parameters.json"])
+    if step == "interval":
+        return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv"])
     if step == "evaluate":
         settings = (config.SEED, chosen["folds"], chosen["epochs"], tuple(chosen["sources"]), chosen["base"],
                     tuple(chosen["axes"]), chosen["between"], tuple(chosen["widths"]))
@@ -133,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     actions = {"build": lambda: build(args.scale, args.workers, args.cache, args.scheduler),
                "evaluate": lambda: evaluate(args.scale),
+               "interval": lambda: interval(args.scale),
                "study": lambda: studies.cube_fe(args.scale, force=True),
                "own_scan": lambda: studies.own_scan(args.scale, force=True),
                "solver_scaling": lambda: studies.solver_scaling(args.scale, force=True)}

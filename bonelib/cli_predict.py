@@ -40,6 +40,26 @@ def _on_network_grid(args: argparse.Namespace):
     return image, calibration, voxel, notes
 
 
+def _intervals(ensemble, moduli: np.ndarray) -> dict:
+    """``low``, ``high`` (MPa) and ``level`` of the ensemble's conformal interval around each
+    prediction (:mod:`bonelib.learn.conformal`); None where the ensemble has none."""
+    bounds = ensemble.bounds(moduli)
+    if bounds is None:
+        return {"low": None, "high": None, "level": None}
+    return {"low": bounds[0].tolist(), "high": bounds[1].tolist(), "level": ensemble.interval.level}
+
+
+def _interval_cell(interval: dict, k: int) -> str:
+    return f"{interval['low'][k]:.4g}–{interval['high'][k]:.4g}" if interval["low"] is not None else "-"
+
+
+def _interval_words(interval: dict) -> str:
+    if interval["level"] is None:
+        return "no calibrated interval for these networks"
+    return (f"the interval holds the FE modulus for {interval['level']:.0%} of bone the networks did not see "
+            "(conformal, calibrated on held-out bone)")
+
+
 def _predict(args: argparse.Namespace) -> int:
     from bonelib.slices import network as cnn
 
@@ -61,20 +81,22 @@ def _predict(args: argparse.Namespace) -> int:
     moduli, spread = ensemble.predict(slices, calibration)
     seconds = time.perf_counter() - start
     warnings = ensemble.check(slices, calibration)
+    interval = _intervals(ensemble, moduli)
     if args.json:
         print(json.dumps({"scan": str(args.scan), "model": str(args.model or "shipped ensemble"),
                           "voxel_size_mm": voxel, "grid": notes,
                           "networks": len(ensemble.models), "seconds": seconds, "E_eff": moduli.tolist(),
-                          "spread": spread.tolist(), "origin": origin.tolist(), "warnings": warnings}))
+                          "spread": spread.tolist(), **interval, "origin": origin.tolist(), "warnings": warnings}))
         return 0
     for note in notes:
         print(f"note: {note}")
-    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11} {'± MPa':>8}  warnings")
-    for (index, row, col), value, sd, reasons in zip(origin, moduli, spread, warnings):
-        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g}  {'; '.join(reasons) or '-'}")
+    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11} {'± MPa':>8} {'interval MPa':>15}  warnings")
+    for k, ((index, row, col), value, sd, reasons) in enumerate(zip(origin, moduli, spread, warnings)):
+        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g} {_interval_cell(interval, k):>15}  "
+              f"{'; '.join(reasons) or '-'}")
     flagged = sum(bool(r) for r in warnings)
     print(f"{len(moduli)} image(s) by {len(ensemble.models)} network(s) in {seconds:.2f} s "
-          f"({seconds / len(moduli) * 1000:.1f} ms each); ± is the spread of the networks")
+          f"({seconds / len(moduli) * 1000:.1f} ms each); ± is the spread of the networks; {_interval_words(interval)}")
     if flagged:
         print(f"warning: {flagged} of {len(moduli)} image(s) lie outside what the networks were trained on: "
               "their moduli are not to be trusted")
@@ -104,19 +126,22 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel
     moduli, spread = ensemble.predict(cubes, calibration)
     seconds = time.perf_counter() - start
     warnings = ensemble.check(cubes, calibration)
+    interval = _intervals(ensemble, moduli)
     if args.json:
         print(json.dumps({"scan": str(args.scan), "route": "3d", "model": str(args.model or "shipped 3D ensemble"),
                           "voxel_size_mm": voxel, "grid": notes,
                           "networks": len(ensemble.models), "seconds": seconds, "E_z": moduli.tolist(),
-                          "spread": spread.tolist(), "origin": [list(o) for o in origins], "warnings": warnings}))
+                          "spread": spread.tolist(), **interval, "origin": [list(o) for o in origins],
+                          "warnings": warnings}))
         return 0
     for note in notes:
         print(f"note: {note}")
-    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_z MPa':>11} {'± MPa':>8}  warnings")
-    for (index, row, col), value, sd, reasons in zip(origins, moduli, spread, warnings):
-        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g}  {'; '.join(reasons) or '-'}")
+    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_z MPa':>11} {'± MPa':>8} {'interval MPa':>15}  warnings")
+    for k, ((index, row, col), value, sd, reasons) in enumerate(zip(origins, moduli, spread, warnings)):
+        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g} {_interval_cell(interval, k):>15}  "
+              f"{'; '.join(reasons) or '-'}")
     print(f"{len(moduli)} cube(s) of {side}³ voxels by {len(ensemble.models)} network(s) in {seconds:.2f} s; E_z is the "
-          "superior–inferior (axis 0) periodic modulus; ± is the spread of the networks")
+          f"superior–inferior (axis 0) periodic modulus; ± is the spread of the networks; {_interval_words(interval)}")
     flagged = sum(bool(r) for r in warnings)
     if flagged:
         print(f"warning: {flagged} of {len(moduli)} cube(s) lie outside what the networks were trained on: "

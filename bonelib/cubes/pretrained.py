@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib.cubes import network
+from bonelib.learn.conformal import RelativeInterval
 from bonelib.learn.ensemble import Ensemble
 
 #: Where the paper-scale 3D ensemble ships.
@@ -91,4 +92,4 @@ def load_pretrained(folder: str | Path | None = None) -> CubeEnsemble:
     widths = info.get("widths", network.WIDTHS)
     models = {name: load_weights(network.cube_model(info["side"], widths=widths), folder / f"{name}.npz")
               for name in info.pop("networks")}
-    return CubeEnsemble(models, info.pop("training_range"), info)
+    return CubeEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder))

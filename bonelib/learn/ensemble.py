@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bonelib.learn.conformal import RelativeInterval
+
 
 @dataclass
 class Ensemble:
@@ -34,11 +36,15 @@ class Ensemble:
         None when unknown.
     info : dict
         The rest of the ensemble's index (``ensemble.json``).
+    interval : RelativeInterval or None
+        Its conformal interval (``interval.json`` beside the index,
+        :mod:`bonelib.learn.conformal`), None when it has none.
     """
 
     models: dict
     training_range: dict | None
     info: dict
+    interval: RelativeInterval | None = None
 
     def __len__(self) -> int:
         return len(self.models)
@@ -53,6 +59,11 @@ class Ensemble:
     def predict(self, grey: ArrayLike, calibration) -> tuple[NDArray, NDArray]:
         """The modulus (MPa) of each input and its spread."""
         raise NotImplementedError
+
+    def bounds(self, predicted: ArrayLike) -> tuple[NDArray, NDArray] | None:
+        """The conformal interval (MPa) around each predicted modulus at ``interval.level``,
+        or None for an ensemble without one."""
+        return None if self.interval is None else self.interval.bounds(predicted)
 
     def check(self, grey: ArrayLike, calibration) -> list[list[str]]:
         """Why each input lies outside what the networks were trained on (empty: it does not)."""

@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from bonelib._files import write_json
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.imaging.density import Calibration
+from bonelib.learn.conformal import RelativeInterval
 from bonelib.learn.ensemble import Ensemble
 from bonelib.learn.weights import load_weights, read_index, save_weights
 
@@ -137,4 +138,4 @@ def load_pretrained(folder: str | Path | None = None) -> SliceEnsemble:
         model = cnn.improved_model(tuple(settings["input_shape"]), mean=settings["mean"],
                                    variance=settings["variance"], kind=settings["kind"])
         models[name] = load_weights(model, folder / f"{name}.npz")
-    return SliceEnsemble(models, info.pop("training_range"), info)
+    return SliceEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder))
