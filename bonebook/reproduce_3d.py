@@ -81,12 +81,18 @@ def evaluate(scale: str) -> Path:
 def interval(scale: str) -> Path:
     """The 3D ensemble's conformal interval (``interval.json`` beside it), calibrated on the
     held-out cubes of every fold, and its coverage on folds held out of the calibration
-    (``results/<scale>/cubes3d/interval.json``)."""
+    (``results/<scale>/cubes3d/interval.json``); beside it too, ``domain.json``: the ranges of
+    the BV/TV and fabric of the cubes the networks learnt from, for :meth:`bonelib.cubes.pretrained.CubeEnsemble.check`."""
+    from bonelib.cubes.pretrained import DOMAIN
     from bonelib.learn import conformal
 
     held_out = studies.read_table(results(scale) / "predictions.csv")
     predicted, observed, folds = (held_out[column].to_numpy() for column in ("cnn3d", "E_z", "fold"))
     conformal.calibrate(predicted, observed).write(models(scale))
+    # the morphometry of the cubes the networks learnt from (each is held out once)
+    cubes = studies.read_table(results(scale) / "cubes.csv").merge(held_out[["volume", "cube"]], on=["volume", "cube"])
+    write_json(models(scale) / DOMAIN, {name: [float(cubes[name].min()), float(cubes[name].max())]
+                                        for name in ("bv_tv_grey", "m_z")})
     write_json(results(scale) / "interval.json", {"folds": conformal.cross_coverage(predicted, observed, folds)})
     return results(scale) / "interval.json"
 
@@ -116,7 +122,8 @@ def _key(scale: str, step: str) -> str:
                                  (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"]),
                                  [config.artefacts(scale).root / "cubes3d" / "parameters.json"])
     if step == "interval":
-        return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv"])
+        return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv",
+                                                                 results(scale) / "cubes.csv"])
     if step == "evaluate":
         settings = (config.SEED, chosen["folds"], chosen["epochs"], tuple(chosen["sources"]), chosen["base"],
                     tuple(chosen["axes"]), chosen["between"], tuple(chosen["widths"]))

@@ -172,9 +172,9 @@ def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
     for i in range(2):
         save_weights(cnn3d.cube_model(side=16, seed=i), folder / f"fold{i}.npz")
     law = {"fabric": True, "E0": 9000.0, "k": 2.0, "l": 1.0}
-    pretrained3d.write_index(folder, ["fold0", "fold1"], 16, {"vbmd": [50.0, 400.0]}, laws={"fold0": law, "fold1": law})
-    rng = np.random.default_rng(0)
-    rho = np.where(rng.random((34, 16, 40)) < 0.2, 1050.0, -20.0)  # 2 × 1 × 2 cubes of 16³, ≈ 190 mg HA/cm³
+    pretrained3d.write_index(folder, ["fold0", "fold1"], 16, {"vbmd": [50.0, 600.0]}, laws={"fold0": law, "fold1": law})
+    k, i, j = np.indices((34, 16, 40)) % 4 < 2
+    rho = np.where((k & i) | (k & j) | (i & j), 1050.0, -20.0)  # struts along x, y, z: 2 × 1 × 2 cubes of 16³
     rho[:17, :, :20] = -20.0  # the first cube holds no bone: outside the training range
     np.savez(tmp_path / "volume.npz", image=rho.astype(np.int16), calibration=np.array([1.0, 0.0]), voxel_size_mm=0.082)
     assert main(["predict", str(tmp_path / "volume.npz"), "--route", "3d", "--model", str(folder), "--json"]) == 0

@@ -353,3 +353,28 @@ def test_a_cube_folder_labelled_by_another_label_version_is_refused(tmp_path, re
         cube_dataset.build(tmp_path, selection, workers=1, progress=False)
     assert not (tmp_path / "volumes").exists()
     assert json.loads((tmp_path / "parameters.json").read_text()) == {"side": 50, **recorded}
+
+
+def test_the_shipped_3d_ensemble_says_why_a_cube_is_unlike_its_training_cubes():
+    from bonelib.cubes.pretrained import load_pretrained
+    from bonelib.imaging.density import Calibration
+
+    ensemble = load_pretrained()
+    assert set(ensemble.info["domain"]) == {"bv_tv_grey", "m_z"}
+    k, i, j = np.indices((50, 50, 50)) % 6 < 2
+    layered = np.where((k & i) | (k & j), 1050, -20).astype(np.int16)  # horizontal struts only: no load path along z
+    reasons = ensemble.check(layered[None], Calibration(1.0, 0.0))[0]
+    assert any("does not wrap around the cube along z" in r for r in reasons)
+    assert any("fabric along z" in r for r in reasons)
+
+
+def test_the_shipped_3d_domain_is_that_of_the_training_cubes():
+    import json
+
+    from bonebook import config, studies
+
+    folder = config.artefacts("paper").snapshot / "cubes3d"
+    held_out = studies.read_table(folder / "predictions.csv")
+    cubes = studies.read_table(folder / "cubes.csv").merge(held_out[["volume", "cube"]], on=["volume", "cube"])
+    domain = json.loads((config.artefacts("paper").models_3d / "domain.json").read_text())
+    assert domain == {name: [cubes[name].min(), cubes[name].max()] for name in ("bv_tv_grey", "m_z")}

@@ -11,6 +11,7 @@ Files (``bonelib/data/models3d`` for the paper-scale ensemble): one ``<fold>.npz
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from bonelib.cubes import network
 from bonelib.learn.conformal import RelativeInterval
 from bonelib.learn.ensemble import Ensemble
 
+#: The file beside ``ensemble.json`` with the ranges of the training cubes' BV/TV and fabric.
+DOMAIN = "domain.json"
 #: Where the paper-scale 3D ensemble ships.
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / "models3d"
 
@@ -66,15 +69,35 @@ class CubeEnsemble(Ensemble):
         return self.combine(each, geometric=True)
 
     def check(self, grey: ArrayLike, calibration) -> list[list[str]]:
-        """Why each cube lies outside what the networks were trained on (empty: it does not)."""
+        """Why each cube lies outside what the networks were trained on (empty: it does not).
+
+        A cube is flagged when its mean ρ_HA, or (with the ensemble's ``domain``, the ranges of
+        its training cubes) its BV/TV or its fabric along z, lies outside the training range, and
+        when its bone, as the FE model sees it, does not wrap around the cube along every axis:
+        the networks learnt only cubes whose bone does (their FE labels keep no marrow)."""
+        from bonelib.cubes.dataset import grey_measures
+        from bonelib.cubes.placement import cube_materials
+        from bonelib.fe.homogenise_3d import elements_of
         from bonelib.imaging.density import to_vbmd
 
-        low, high = self.training_range["vbmd"]
+        ranges = {"vbmd": self.training_range["vbmd"], **self.info.get("domain", {})}
+        words = {"vbmd": ("mean ρ_HA", " mg HA/cm³"), "bv_tv_grey": ("BV/TV (from density)", ""),
+                 "m_z": ("fabric along z (m_z)", "")}
         reasons = []
         for cube in np.asarray(grey):
-            vbmd = float(np.mean(to_vbmd(cube, calibration)))
-            reasons.append([] if low <= vbmd <= high else
-                           [f"mean ρ_HA {vbmd:.3g} mg HA/cm³ outside the training range {low:.3g}–{high:.3g} mg HA/cm³"])
+            measures = grey_measures(to_vbmd(cube, calibration))
+            found = [f"{words[name][0]} {measures[name]:.3g}{words[name][1]} outside the training range "
+                     f"{low:.3g}–{high:.3g}{words[name][1]}"
+                     for name, (low, high) in ranges.items() if not low <= measures[name] <= high]
+            try:
+                wraps = elements_of(cube_materials(cube, calibration)[0], "drop")[1]
+                if not wraps.all():
+                    found.append("bone does not wrap around the cube along "
+                                 + ", ".join(axis for axis, w in zip("xyz", wraps) if not w)
+                                 + " (the networks learnt only cubes whose bone does)")
+            except ValueError:
+                found.append("no bone in the cube")
+            reasons.append(found)
         return reasons
 
 
@@ -92,4 +115,6 @@ def load_pretrained(folder: str | Path | None = None) -> CubeEnsemble:
     widths = info.get("widths", network.WIDTHS)
     models = {name: load_weights(network.cube_model(info["side"], widths=widths), folder / f"{name}.npz")
               for name in info.pop("networks")}
+    if (folder / DOMAIN).exists():  # the training cubes' morphometry (written with the interval)
+        info["domain"] = json.loads((folder / DOMAIN).read_text())
     return CubeEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder))
