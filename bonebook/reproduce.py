@@ -219,7 +219,7 @@ def step_interval(scale: str) -> None:
         low, high = interval.bounds(external["E_pred"])
         inside = (external["E_eff"] >= low) & (external["E_eff"] <= high)
         summary["external"] = {"coverage": float(inside.mean()), "samples": int(inside.size),
-                               "donors": int(len(set(external["donor"].tolist()))),
+                               "donors": len(set(external["donor"].tolist())),
                                "median_width": float(np.median(high / low))}
     write_json(snapshot / "interval.json", summary)
 

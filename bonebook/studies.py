@@ -33,7 +33,7 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 1, "solver_scaling": 1}
+STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 2, "solver_scaling": 1}
 #: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
 CUBE_SIDE = 40
 
@@ -307,6 +307,21 @@ def density_reading(scale: str, force: bool = False) -> Path:
     return folder
 
 
+def _refusal(arguments: list[str]) -> str:
+    """Run ``bonelib ARGUMENTS`` as a user would, expecting a refusal; return its message."""
+    import contextlib
+    import io
+
+    from bonelib.cli import main
+
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        status = main(arguments)
+    if status != 2:
+        raise RuntimeError(f"bonelib {' '.join(arguments)} exited with {status}, not with a refusal")
+    return said.getvalue().strip()
+
+
 def _command(arguments: list[str]) -> dict:
     """Run ``bonelib ARGUMENTS --json`` as a user would and return what it printed."""
     import contextlib
@@ -325,8 +340,11 @@ def _command(arguments: list[str]) -> dict:
 def own_scan(scale: str, force: bool = False) -> Path:
     """The own-scan chapter: a shipped real ROI, scanned to an HR-pQCT-like grey volume and
     written as NRRD with its voxel size, run through the ``bonelib`` command line as a user
-    would: ``info``, the 2D route on every transverse slice, the 3D route on its cubes, and the
-    FE (periodic and both platen tests) of the first ``cubes`` of those cubes whose bone wraps."""
+    would: ``info``, the 2D route on every transverse slice, the 3D route on its cubes (with
+    their conformal intervals and the whole volume's E_z), the FE (periodic and both platen tests)
+    of the first ``cubes`` of those cubes whose bone wraps, and the whole volume between platens.
+    Beside it, what a user meets with other scans: the same volume as ``.npy`` without voxel size
+    (refused), and the ROI as a micro-CT scan at its own voxel size (resampled and blurred)."""
     import tempfile
 
     import nrrd
@@ -358,6 +376,18 @@ def own_scan(scale: str, force: bool = False) -> Path:
                            "--model", str(models.models)])
         cubes = _command(["predict", str(scan), "--calibration", calibration_text, "--route", "3d",
                           "--model", str(models.models_3d)])
+        whole = _command(["homogenise", str(scan), "--platens", "--calibration", calibration_text])
+        np.save(Path(work) / "scan.npy", grey)  # a file that records no voxel size
+        refusal = _refusal(["predict", str(Path(work) / "scan.npy"), "--calibration", calibration_text, "--route", "3d",
+                            "--model", str(models.models_3d)])
+        # the ROI as a micro-CT scan at its own voxel size: its bone at tissue density in marrow
+        micro_ct = Path(work) / "micro_ct.nrrd"
+        scanner_model = scanner.Scanner()
+        density = np.where(roi.bone, scanner_model.tissue_density, scanner_model.marrow_density)
+        nrrd.write(str(micro_ct), np.round(calibration.grey_of(density)).astype(np.int16),
+                   {"spacings": [roi.voxel_size_mm] * 3}, index_order="C")
+        resampled = _command(["predict", str(micro_ct), "--calibration", calibration_text, "--route", "3d",
+                              "--modality", "micro-ct", "--model", str(models.models_3d)])
         fe = {}
         side = json.loads((models.models_3d / "ensemble.json").read_text())["side"]
         for k, origin in enumerate(cubes["origin"]):
@@ -378,8 +408,11 @@ def own_scan(scale: str, force: bool = False) -> Path:
                                          for o, e, s, w in zip(slices["origin"], slices["E_eff"], slices["spread"],
                                                                slices["warnings"])])
     rows = []
+    micro_ct_moduli = dict(zip(map(tuple, resampled["origin"]), resampled["E_z"]))
     for k, (origin, e, s, w) in enumerate(zip(cubes["origin"], cubes["E_z"], cubes["spread"], cubes["warnings"])):
-        row = {"z": origin[0], "y": origin[1], "x": origin[2], "E_z_network": e, "spread": s, "warnings": "; ".join(w)}
+        row = {"z": origin[0], "y": origin[1], "x": origin[2], "E_z_network": e, "spread": s,
+               "low": cubes["low"][k], "high": cubes["high"][k],
+               "E_z_network_micro_ct": micro_ct_moduli.get(tuple(origin), np.nan), "warnings": "; ".join(w)}
         if k in fe:
             row |= {"E_z_microstructure": fe[k]["E_z_microstructure"], "E_z_periodic": fe[k]["E"][2],
                     "E_frictionless": fe[k]["E_platens_axis0"],
@@ -390,7 +423,12 @@ def own_scan(scale: str, force: bool = False) -> Path:
     _finish(folder, made, began, roi={"specimen": roi.specimen, "roi": roi.roi, "voxel_size_mm": roi.voxel_size_mm},
             calibration=[calibration.slope, calibration.intercept], info=info,
             seconds_2d=slices["seconds"], seconds_3d=cubes["seconds"], networks_2d=slices["networks"],
-            networks_3d=cubes["networks"])
+            networks_3d=cubes["networks"], level=cubes["level"], volume=cubes["volume"],
+            whole={key: whole[key] for key in ("E_platens_axis0", "E_bonded_platens_axis0", "platen_dofs", "solver",
+                                               "seconds", "size_mm")},
+            refusal=refusal.replace(str(Path(work)) + "/", ""),
+            micro_ct={"voxel_size_mm": roi.voxel_size_mm, "grid": resampled["grid"], "cubes": len(resampled["E_z"]),
+                      "volume": resampled["volume"]})
     log(f"own_scan ({scale}): {len(rows)} cubes, {len(fe)} with FE, in {time.time() - began:.0f} s")
     return folder
 

@@ -49,8 +49,15 @@ def _intervals(ensemble, moduli: np.ndarray) -> dict:
     return {"low": bounds[0].tolist(), "high": bounds[1].tolist(), "level": ensemble.interval.level}
 
 
-def _interval_cell(interval: dict, k: int) -> str:
-    return f"{interval['low'][k]:.4g}–{interval['high'][k]:.4g}" if interval["low"] is not None else "-"
+def _print_rows(notes: list[str], name: str, origins, moduli: np.ndarray, spread: np.ndarray, interval: dict,
+                warnings: list[list[str]]) -> None:
+    """The table of a prediction: what was done to the scan, then one row per image or cube."""
+    for note in notes:
+        print(f"note: {note}")
+    print(f"{'slice':>5} {'row':>5} {'col':>5} {name + ' MPa':>11} {'± MPa':>8} {'interval MPa':>15}  warnings")
+    for k, ((index, row, col), value, sd, reasons) in enumerate(zip(origins, moduli, spread, warnings)):
+        cell = f"{interval['low'][k]:.4g}–{interval['high'][k]:.4g}" if interval["low"] is not None else "-"
+        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g} {cell:>15}  {'; '.join(reasons) or '-'}")
 
 
 def _interval_words(interval: dict) -> str:
@@ -88,12 +95,7 @@ def _predict(args: argparse.Namespace) -> int:
                           "networks": len(ensemble.models), "seconds": seconds, "E_eff": moduli.tolist(),
                           "spread": spread.tolist(), **interval, "origin": origin.tolist(), "warnings": warnings}))
         return 0
-    for note in notes:
-        print(f"note: {note}")
-    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_eff MPa':>11} {'± MPa':>8} {'interval MPa':>15}  warnings")
-    for k, ((index, row, col), value, sd, reasons) in enumerate(zip(origin, moduli, spread, warnings)):
-        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g} {_interval_cell(interval, k):>15}  "
-              f"{'; '.join(reasons) or '-'}")
+    _print_rows(notes, "E_eff", origin, moduli, spread, interval, warnings)
     flagged = sum(bool(r) for r in warnings)
     print(f"{len(moduli)} image(s) by {len(ensemble.models)} network(s) in {seconds:.2f} s "
           f"({seconds / len(moduli) * 1000:.1f} ms each); ± is the spread of the networks; {_interval_words(interval)}")
@@ -107,7 +109,7 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel
     """The 3D route: E_z of each cube that tiles the volume, by the 3D ensemble."""
     from bonelib.constants import VOXEL_SIZE_MM
     from bonelib.cubes import pretrained as pretrained3d
-    from bonelib.cubes.placement import tile_origins
+    from bonelib.cubes.placement import tile_origins, volume_modulus
 
     if args.crop or args.tile or args.own_size:
         raise ValueError("--crop, --tile and --own-size belong to the 2D route; the 3D route tiles the volume in cubes")
@@ -127,21 +129,20 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel
     seconds = time.perf_counter() - start
     warnings = ensemble.check(cubes, calibration)
     interval = _intervals(ensemble, moduli)
+    whole = volume_modulus(origins, moduli) | {"flagged_cubes": sum(bool(r) for r in warnings)}
     if args.json:
         print(json.dumps({"scan": str(args.scan), "route": "3d", "model": str(args.model or "shipped 3D ensemble"),
                           "voxel_size_mm": voxel, "grid": notes,
                           "networks": len(ensemble.models), "seconds": seconds, "E_z": moduli.tolist(),
                           "spread": spread.tolist(), **interval, "origin": [list(o) for o in origins],
-                          "warnings": warnings}))
+                          "warnings": warnings, "volume": whole}))
         return 0
-    for note in notes:
-        print(f"note: {note}")
-    print(f"{'slice':>5} {'row':>5} {'col':>5} {'E_z MPa':>11} {'± MPa':>8} {'interval MPa':>15}  warnings")
-    for k, ((index, row, col), value, sd, reasons) in enumerate(zip(origins, moduli, spread, warnings)):
-        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g} {_interval_cell(interval, k):>15}  "
-              f"{'; '.join(reasons) or '-'}")
+    _print_rows(notes, "E_z", origins, moduli, spread, interval, warnings)
     print(f"{len(moduli)} cube(s) of {side}³ voxels by {len(ensemble.models)} network(s) in {seconds:.2f} s; E_z is the "
           f"superior–inferior (axis 0) periodic modulus; ± is the spread of the networks; {_interval_words(interval)}")
+    print(f"the tiled volume's E_z: {whole['E_z']:.4g} MPa (each layer of cubes side by side, their mean; the "
+          f"{whole['layers']} layer(s) one upon another, the harmonic mean), between Reuss {whole['reuss']:.4g} and "
+          f"Voigt {whole['voigt']:.4g} MPa; FE of the whole volume: bonelib homogenise SCAN --platens")
     flagged = sum(bool(r) for r in warnings)
     if flagged:
         print(f"warning: {flagged} of {len(moduli)} cube(s) lie outside what the networks were trained on: "

@@ -23,7 +23,9 @@ FIGURES = {
                                          "cube-parity"],
 }
 #: Pages without figures whose tables a reader needs, by page.
-TABLES = {"book/generated/10_own_scan.html": ["own-scan-info", "own-scan-2d", "own-scan-3d"],
+TABLES = {"book/generated/10_own_scan.html": ["own-scan-info", "own-scan-2d", "own-scan-3d", "own-scan-whole"],
+          "book/generated/06_predictive_power.html": ["interval-coverage"],
+          "book/generated/09_beyond_2d.html": ["cube-interval-coverage"],
           "book/generated/07_speed.html": ["speed-table", "solver-scaling-table"],
           "book/generated/02_density_mapping.html": ["eq1-intercept"]}
 #: The paper's figures regenerated, by page.

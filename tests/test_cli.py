@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from bonelib.cli import main
 
@@ -183,6 +184,9 @@ def test_predict_route_3d_tiles_a_volume_in_cubes(tmp_path, capsys):
     assert report["origin"] == [[1, 0, 4], [1, 0, 20], [17, 0, 4], [17, 0, 20]]
     assert all(e > 0 for e in report["E_z"]) and all(s >= 0 for s in report["spread"])
     assert report["warnings"][0] and not any(report["warnings"][1:])
+    layers = [np.mean(report["E_z"][:2]), np.mean(report["E_z"][2:])]  # two layers of two cubes along z
+    assert report["volume"]["E_z"] == pytest.approx(2 / (1 / layers[0] + 1 / layers[1]))
+    assert report["volume"]["reuss"] <= report["volume"]["E_z"] <= report["volume"]["voigt"]
     assert main(["predict", str(tmp_path / "volume.npz"), "--route", "3d", "--model", str(folder), "--crop"]) == 2
     assert "3D route" in capsys.readouterr().err
 

@@ -190,3 +190,18 @@ def central_wrapping_origin(rows: list[dict], shape: tuple[int, ...], side: int)
         raise ValueError("no cube of the volume wraps along every axis")
     centre = (np.array(shape) - side) / 2
     return tuple(int(o) for o in min(wrapping, key=lambda origin: np.abs(np.array(origin) - centre).sum()))
+
+
+def volume_modulus(origins: list[tuple[int, int, int]], moduli: NDArray) -> dict[str, float]:
+    """E_z (MPa) of a tiled volume from its cubes' E_z: each layer of cubes along z side by side
+    (in parallel: their mean, equal strain), the layers one upon another (in series: the harmonic
+    mean, equal stress). The Voigt (mean of all) and Reuss (harmonic mean of all) bounds hold it.
+
+    >>> volume_modulus([(0, 0, 0), (0, 0, 50), (50, 0, 0), (50, 0, 50)], np.array([100.0, 300.0, 200.0, 200.0]))
+    {'E_z': 200.0, 'reuss': 171.42857142857142, 'voigt': 200.0, 'layers': 2}
+    """
+    moduli = np.asarray(moduli, dtype=float)
+    z = np.array([origin[0] for origin in origins])
+    layers = [moduli[z == level].mean() for level in np.unique(z)]
+    return {"E_z": float(len(layers) / np.sum(1.0 / np.array(layers))),
+            "reuss": float(len(moduli) / np.sum(1.0 / moduli)), "voigt": float(moduli.mean()), "layers": len(layers)}

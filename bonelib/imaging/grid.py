@@ -84,8 +84,8 @@ def to_network_grid(density: NDArray, voxel_size_mm: float, modality: str = "aut
     if abs(voxel_size_mm / VOXEL_SIZE_MM - 1) <= SAME_GRID:
         return density, []
     resampled = average_to(density, voxel_size_mm)
-    notes = [f"resampled from {voxel_size_mm * 1000:.1f} µm to {VOXEL_SIZE_MM * 1000:.0f} µm voxels "
-             "(partial-volume average)"]
+    notes = [(f"resampled from {voxel_size_mm * 1000:.1f} µm to {VOXEL_SIZE_MM * 1000:.0f} µm voxels "
+              "(partial-volume average)")]
     micro_ct = voxel_size_mm < MICRO_CT_BELOW_MM if modality == "auto" else modality == "micro-ct"
     if micro_ct:
         sigma = Scanner().psf_sigma_voxels

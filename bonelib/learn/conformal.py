@@ -77,7 +77,7 @@ class RelativeInterval:
         return path
 
     @classmethod
-    def read(cls, folder: str | Path) -> "RelativeInterval | None":
+    def read(cls, folder: str | Path) -> RelativeInterval | None:
         """The interval stored beside an ensemble, or None when it has none."""
         path = Path(folder) / FILE
         if not path.exists():
