@@ -56,13 +56,19 @@ def _homogenise_cube(image: np.ndarray, calibration, voxel: float, args: argpars
 
     if image.ndim != 3:
         raise ValueError(f"--cube and --platens need a 3D volume, got shape {image.shape}")
+    if args.fields is not None and not args.cube:
+        raise ValueError("--fields needs --cube (the fields of the periodic load cases)")
     start = time.perf_counter()
     E, nu = cube_materials(image, calibration)
     result = {"image": str(args.image), "shape": list(image.shape), "voxel_size_mm": voxel,
               "size_mm": [round(n * voxel, 3) for n in image.shape]}
     periodic = None
     if args.cube:
-        periodic = homogenise_3d(E, nu, voxel, solver=args.solver)
+        periodic = homogenise_3d(E, nu, voxel, solver=args.solver, fields=args.fields is not None)
+        if args.fields is not None:
+            from bonelib.fe.export import write_fields
+
+            result["fields"] = str(write_fields(args.fields, E, periodic.fields, voxel))
         result |= {"C": periodic.C.tolist(), "E": periodic.E.tolist(), "G": periodic.G.tolist(),
                    "wraps": periodic.wraps.tolist(), "marrow": periodic.marrow, "bone_kept": periodic.bone_kept}
     platens = compression_test(E, nu, axis=0, solver=args.solver)
@@ -79,6 +85,8 @@ def _homogenise_cube(image: np.ndarray, calibration, voxel: float, args: argpars
         print(f"E_x, E_y, E_z = {', '.join(f'{e:.4g}' for e in periodic.E)} MPa (periodic, uniaxial stress)")
         print(f"bone wraps along x, y, z: {', '.join('yes' if w else 'no' for w in periodic.wraps)}; marrow "
               f"{periodic.marrow}; {periodic.bone_kept:.1%} of the bone meshed")
+    if "fields" in result:
+        print(f"fields of the six load cases written to {result['fields']} (VTK, for ParaView)")
     size = " × ".join(f"{n * voxel:.2f}" for n in image.shape)
     print(f"between platens along axis 0 ({size} mm at {voxel * 1000:.1f} µm): {platens.E_apparent:.4g} MPa "
           f"frictionless, {bonded.E_apparent:.4g} MPa bonded ({bonded.dofs:,} DOF, {bonded.solver}); "
@@ -257,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     tests.add_argument("--cube", action="store_true",
                        help="a 3D volume as one periodic cell: hexahedral FE, the 6 × 6 C, moduli along each axis, "
                        "and the modulus between platens along axis 0")
+    fe.add_argument("--fields", type=Path, metavar="FILE.vtu",
+                    help="with --cube: write the von Mises stress, strain-energy density and stress of each bone "
+                         "voxel under each unit load case for ParaView (VTK)")
     tests.add_argument("--platens", action="store_true",
                        help="a whole 3D volume between platens along axis 0 only (frictionless and bonded), at its "
                        "own voxel size: its apparent modulus, for volumes whose bone does not wrap around")

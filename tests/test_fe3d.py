@@ -369,3 +369,29 @@ def test_parosol_and_bonelib_agree_on_the_same_bone(real_cube, platens):
     E, nu = tissue_maps(real_cube)
     ours, theirs = (compression_test(E, nu, 0, platens=platens, engine=e).E_apparent for e in ("bonelib", "parosol"))
     assert theirs == pytest.approx(ours, rel=1e-6)
+
+
+def test_fields_are_written_for_paraview(tmp_path, capsys):
+    """`homogenise --cube --fields` writes a VTK grid of the bone voxels, in mm, with each load case's fields."""
+    import meshio
+
+    from bonelib.cli import main
+    from bonelib.cubes.placement import cube_materials
+    from bonelib.imaging.density import MARROW_MODULUS, Calibration
+
+    k, i, j = np.indices((6, 6, 6)) % 3 < 1
+    rho = np.where(k | i | j, 1100, -20).astype(np.int16)  # plates normal to x, y and z
+    np.save(tmp_path / "cube.npy", rho)
+    assert main(["homogenise", str(tmp_path / "cube.npy"), "--voxel-size-mm", "0.05", "--cube", "--calibration",
+                 "1,0", "--fields", str(tmp_path / "cube.vtu"), "--json"]) == 0
+    mesh = meshio.read(tmp_path / "cube.vtu")
+    E, nu = cube_materials(rho, Calibration(1.0, 0.0))
+    bone = E > MARROW_MODULUS
+    assert len(mesh.cells_dict["hexahedron"]) == bone.sum()
+    assert mesh.points.max() == pytest.approx(6 * 0.05)  # corners in mm
+    fields = homogenise_3d(E, nu, 0.05, fields=True).fields
+    assert set(fields) == {name.removeprefix("von_mises_") for name in mesh.cell_data if name.startswith("von_mises")}
+    np.testing.assert_allclose(mesh.cell_data["von_mises_zz"][0], fields["zz"].von_mises[bone])
+    assert main(["homogenise", str(tmp_path / "cube.npy"), "--voxel-size-mm", "0.05", "--platens", "--calibration",
+                 "1,0", "--fields", str(tmp_path / "x.vtu")]) == 2
+    assert "--fields needs --cube" in capsys.readouterr().err
