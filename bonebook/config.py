@@ -34,7 +34,7 @@ DENSITY_READING = {"ci": {"vertebrae": 2, "slices": 3, "rois": 3},
                    "paper": {"vertebrae": 6, "slices": 8, "rois": 10}}
 #: The own-scan chapter (``bonebook.studies.own_scan``): a shipped real ROI scanned as HR-pQCT and
 #: run through the ``bonelib`` command line; ``cubes`` of its 3D cubes get FE as well.
-OWN_SCAN = {"ci": {"cubes": 1}, "paper": {"cubes": 8}}
+OWN_SCAN = {"ci": {"cubes": 1, "whole": False}, "paper": {"cubes": 8}}  # whole: FE of the whole volume (default yes)
 #: The solvers' scaling (``bonebook.studies.solver_scaling``): bonded platen tests of central
 #: n³ cubes of a shipped ROI at its native 51 µm, the sizes each solver runs (those installed).
 SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32], "parosol": [24]},

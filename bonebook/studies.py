@@ -376,7 +376,9 @@ def own_scan(scale: str, force: bool = False) -> Path:
                            "--model", str(models.models)])
         cubes = _command(["predict", str(scan), "--calibration", calibration_text, "--route", "3d",
                           "--model", str(models.models_3d)])
-        whole = _command(["homogenise", str(scan), "--platens", "--calibration", calibration_text])
+        whole = None
+        if settings.get("whole", True):  # minutes: the paper scale's
+            whole = _command(["homogenise", str(scan), "--platens", "--calibration", calibration_text])
         np.save(Path(work) / "scan.npy", grey)  # a file that records no voxel size
         refusal = _refusal(["predict", str(Path(work) / "scan.npy"), "--calibration", calibration_text, "--route", "3d",
                             "--model", str(models.models_3d)])
@@ -399,7 +401,8 @@ def own_scan(scale: str, force: bool = False) -> Path:
             if elements_of(cube_materials(cube, calibration)[0], "drop")[2] != "dropped":
                 continue
             np.save(Path(work) / "cube.npy", cube)
-            fe[k] = _command(["homogenise", str(Path(work) / "cube.npy"), "--cube", "--calibration", calibration_text])
+            fe[k] = _command(["homogenise", str(Path(work) / "cube.npy"), "--cube", "--calibration", calibration_text,
+                              "--voxel-size-mm", str(VOXEL_SIZE_MM)])
             # what the 3D network learnt: the FE label of the micro-CT bone at 82 µm, known here only
             # because this scan was made from a micro-CT ROI
             fe[k]["E_z_microstructure"] = label_cube(bone[tuple(slice(o, o + side) for o in origin)])["E_z"]
@@ -424,8 +427,8 @@ def own_scan(scale: str, force: bool = False) -> Path:
             calibration=[calibration.slope, calibration.intercept], info=info,
             seconds_2d=slices["seconds"], seconds_3d=cubes["seconds"], networks_2d=slices["networks"],
             networks_3d=cubes["networks"], level=cubes["level"], volume=cubes["volume"],
-            whole={key: whole[key] for key in ("E_platens_axis0", "E_bonded_platens_axis0", "platen_dofs", "solver",
-                                               "seconds", "size_mm")},
+            whole=whole and {key: whole[key] for key in ("E_platens_axis0", "E_bonded_platens_axis0", "platen_dofs",
+                                                         "solver", "seconds", "size_mm")},
             refusal=refusal.replace(str(Path(work)) + "/", ""),
             micro_ct={"voxel_size_mm": roi.voxel_size_mm, "grid": resampled["grid"], "cubes": len(resampled["E_z"]),
                       "volume": resampled["volume"]})
