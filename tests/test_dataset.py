@@ -123,14 +123,15 @@ def test_user_scans_folder(tmp_path):
         body = spec.scan(n_slices=2).body
         np.save(scans / f"{spec.donor}-{spec.level}.npy", body)  # whole body sections: the VOI is found
     out = dataset.build(tmp_path / "mine.zarr", scans=scans, calibration=scanner.CALIBRATION,
-                        scheduler="synchronous", progress=False)
+                        scheduler="synchronous", progress=False, voxel_size_mm=0.082)
     samples = dataset.load(out)
     assert len(samples) == 6 and sorted(set(samples.donor)) == ["D01", "D02", "D03"]
     small = tmp_path / "small"
     small.mkdir()
     np.save(small / "D01-L1.npy", np.zeros((3, 120, 120), np.int16))
     with pytest.raises(ValueError, match="182"):
-        dataset.build(tmp_path / "bad.zarr", scans=small, calibration=Calibration(1, 0), scheduler="synchronous")
+        dataset.build(tmp_path / "bad.zarr", scans=small, calibration=Calibration(1, 0), scheduler="synchronous",
+                      voxel_size_mm=0.082)
     with pytest.raises(ValueError, match="calibration"):
         dataset.build(tmp_path / "bad.zarr", scans=scans, scheduler="synchronous")
 
