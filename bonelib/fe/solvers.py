@@ -1,6 +1,7 @@
 """Solvers of the periodic FE systems K ũ = f, one set-up for all load cases, in 2D and 3D.
 
-The fastest available backend is chosen by ``"auto"`` (:func:`available`, by dimension):
+``"auto"`` takes the fastest backend available: the first of :func:`available` in 2D, the first
+of :func:`preferred` (by the mesh's size) that fits in memory in 3D:
 
 - ``"cholmod"``: supernodal sparse Cholesky of SuiteSparse through scikit-sparse (optional;
   ``make`` installs it where Debian's ``libsuitesparse-dev`` is present). In 2D its symbolic
