@@ -210,12 +210,12 @@ def step_interval(scale: str) -> None:
     chosen = (predictions["model_name"] == "improved CNN") & (predictions["scheme_name"] == "donor-cv")
     index, predicted = predictions["index"][chosen], predictions["E_pred"][chosen]
     observed, donors = table["E_eff"][index], table["donor"][index]
-    conformal.calibrate(predicted, observed).write(models_folder(scale))
+    interval = conformal.calibrate(predicted, observed)
+    interval.write(models_folder(scale))
     summary = {"folds": conformal.cross_coverage(predicted, observed, predictions["fold"][chosen]),
                "donors": conformal.cross_coverage(predicted, observed, donors)}
     if (snapshot / "external.csv").exists():
         external = results.read_table(snapshot / "external.csv")
-        interval = conformal.RelativeInterval.read(models_folder(scale))
         low, high = interval.bounds(external["E_pred"])
         inside = (external["E_eff"] >= low) & (external["E_eff"] <= high)
         summary["external"] = {"coverage": float(inside.mean()), "samples": int(inside.size),
