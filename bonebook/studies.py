@@ -547,7 +547,7 @@ def _verification(rng: np.random.Generator) -> list[dict]:
 def _law_transfer(cubes_csv: Path) -> dict:
     """Real and synthetic cubes of equal BV/TV, and the laws fitted on synthetic cubes tried on real ones."""
     from bonelib.cubes import evaluate as cube_evaluation
-    from bonelib.cubes.baselines import CubeLaw
+    from bonelib.learn.laws import ZyssetCurnierLaw
     from bonelib.learn.metrics import r_squared, relative_prediction_error
 
     table = read_table(cubes_csv)
@@ -563,7 +563,7 @@ def _law_transfer(cubes_csv: Path) -> dict:
                           "synthetic_E_z": float(in_synthetic.E_z.median()), "synthetic_cubes": len(in_synthetic)})
     laws = []
     for fabric in (False, True):
-        law = CubeLaw(fabric=fabric).fit(synthetic.bv_tv_grey.to_numpy(), synthetic.E_z.to_numpy(), synthetic.m_z.to_numpy())
+        law = ZyssetCurnierLaw(fabric=fabric).fit(synthetic.bv_tv_grey.to_numpy(), synthetic.E_z.to_numpy(), synthetic.m_z.to_numpy())
         predicted = law.predict(real.bv_tv_grey.to_numpy(), real.m_z.to_numpy())
         laws.append({"law": "fabric" if fabric else "BV/TV power", "r2": float(r_squared(predicted, real.E_z.to_numpy())),
                      "rpe50": float(np.median(relative_prediction_error(predicted, real.E_z.to_numpy())))})

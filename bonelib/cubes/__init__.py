@@ -4,8 +4,8 @@
 - :mod:`bonelib.cubes.dataset`: labelled cubes of real and synthetic volumes;
 - :mod:`bonelib.cubes.network`: the 3D CNN and its training;
 - :mod:`bonelib.cubes.pretrained`: the shipped 3D ensemble;
-- :mod:`bonelib.cubes.baselines`: the Zysset–Curnier law of BV/TV and fabric;
 - :mod:`bonelib.cubes.evaluate`: leave-specimens-out evaluation.
 
-The module names are those of the 2D route, :mod:`bonelib.slices`, for the same steps.
+The module names are those of the 2D route, :mod:`bonelib.slices`, for the same steps; the
+baselines of the 3D route are the shared density–fabric laws of :mod:`bonelib.learn.laws`.
 """

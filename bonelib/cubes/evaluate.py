@@ -99,13 +99,13 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         modulus (MPa) of each of :data:`MODELS`.
     model : keras.Model
         The fold's trained 3D network.
-    law : CubeLaw
+    law : ZyssetCurnierLaw
         The fold's ``base`` law.
     losses : list of float
         The network's mean training loss (MAE of the log ratio to the law) in each epoch.
     """
     from bonelib.cubes import network as cnn3d
-    from bonelib.cubes.baselines import CubeLaw
+    from bonelib.learn.laws import ZyssetCurnierLaw
     from bonelib.imaging.scanner import CALIBRATION
 
     ok = usable(rows)
@@ -123,7 +123,7 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         train = np.concatenate([train, len(rows) + np.arange(len(extra))])
         grey, rows = np.concatenate([grey, between[0][extra]]), [*rows, *(between[1][i] for i in extra)]
 
-    laws = {"power_law": CubeLaw(fabric=False), "fabric_law": CubeLaw(fabric=True)}
+    laws = {"power_law": ZyssetCurnierLaw(fabric=False), "fabric_law": ZyssetCurnierLaw()}
     for law in laws.values():
         law.fit(*(_column(rows, name, train) for name in ("bv_tv_grey", "E_z", "m_z")))
     predicted = {name: law.predict(_column(rows, "bv_tv_grey", test), _column(rows, "m_z", test))
@@ -192,21 +192,20 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
                 widths=settings["widths"])
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
-    write_metrics(out / "metrics.json", pooled, seed)
+    write_json(out / "metrics.json", summarise(pooled, seed))
     return out / "metrics.json"
 
 
-def write_metrics(path: str | Path, predictions: Sequence[dict], seed: int = 0) -> dict:
-    """Pooled metrics of every model over the held-out cubes, bootstrapped by specimen."""
+def summarise(predictions: Sequence[dict], seed: int = 0) -> dict:
+    """Metrics of every model (:func:`bonelib.learn.metrics.report`) pooled over the held-out
+    cubes, with intervals that resample whole specimens, and the number of specimens."""
     from bonelib.learn.metrics import report
 
     reference = [float(p["E_z"]) for p in predictions]
     groups = [p["specimen"] for p in predictions]
     metrics = {name: report([float(p[name]) for p in predictions], reference, seed=seed, groups=groups)
                for name in MODELS}
-    metrics["specimens"] = len(set(groups))
-    write_json(path, metrics)
-    return metrics
+    return metrics | {"specimens": len(set(groups))}
 
 
 def _read_json(path: Path) -> dict | None:

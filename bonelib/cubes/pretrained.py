@@ -1,7 +1,7 @@
 """The shipped 3D networks: an ensemble of the leave-specimens-out folds' networks.
 
 Each fold's network was trained on the specimens of the other folds, as the correction of its
-fold's density–fabric law (:class:`bonelib.cubes.baselines.CubeLaw`). The ensemble predicts
+fold's density–fabric law (:class:`bonelib.learn.laws.ZyssetCurnierLaw`). The ensemble predicts
 the geometric mean of their E_z and gives their spread as the uncertainty, and checks each cube
 against what the networks were trained on (:meth:`CubeEnsemble.check`).
 
@@ -53,8 +53,8 @@ class CubeEnsemble(Ensemble):
         """E_z (MPa) of grey cubes (N, s, s, s) and the spread: the s.d. of the networks' E_z.
 
         Each network corrects its fold's law (``info["laws"]``: the fields of
-        :class:`bonelib.cubes.baselines.CubeLaw`), read from the same grey cube."""
-        from bonelib.cubes.baselines import CubeLaw
+        :class:`bonelib.learn.laws.ZyssetCurnierLaw`), read from the same grey cube."""
+        from bonelib.learn.laws import ZyssetCurnierLaw
         from bonelib.cubes.dataset import grey_measures
         from bonelib.imaging.density import to_vbmd
 
@@ -64,7 +64,7 @@ class CubeEnsemble(Ensemble):
         # A cube with (almost) no bone lies far outside the training range (check() says so);
         # the floor keeps its law finite.
         bv_tv, m_z = np.maximum(bv_tv, 1e-3), np.maximum(m_z, 1e-3)
-        each = np.stack([CubeLaw(**self.info["laws"][name]).predict(bv_tv, m_z) * network.predict_modulus(model, inputs)
+        each = np.stack([ZyssetCurnierLaw(**self.info["laws"][name]).predict(bv_tv, m_z) * network.predict_modulus(model, inputs)
                          for name, model in self.models.items()])
         return self.combine(each, geometric=True)
 

@@ -26,7 +26,8 @@ from bonelib import reference
 from bonelib._files import write_json
 from bonelib.learn import metrics
 from bonelib.learn.folds import TEST, fold_split
-from bonelib.slices.baselines import FabricPowerLaw, LinearCorrection
+from bonelib.learn.laws import ZyssetCurnierLaw
+from bonelib.slices.baselines import LinearCorrection
 
 #: The evaluations, in the order of the tables.
 EVALUATIONS = ("random", "donor-cv")
@@ -68,7 +69,7 @@ def baseline_predictions(table: dict[str, NDArray], coarse: dict[str, NDArray] |
         fit, test = codes != TEST, codes == TEST
         predicted = {
             "vBMD regression": LinearCorrection().fit(table["vbmd"][fit], E[fit]).predict(table["vbmd"][test]),
-            "BV/TV–fabric power law": FabricPowerLaw().fit(table["bv_tv"][fit], fabric[fit], E[fit]).predict(
+            "BV/TV–fabric power law": ZyssetCurnierLaw().fit(table["bv_tv"][fit], E[fit], fabric[fit]).predict(
                 table["bv_tv"][test], fabric[test]),
         }
         for factor, name in COARSE.items():
