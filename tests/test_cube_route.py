@@ -240,8 +240,8 @@ def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(folder)
 @pytest.mark.skipif(not (pretrained3d.PACKAGED / "ensemble.json").exists(), reason="no shipped 3D ensemble")
 def test_a_committed_held_out_prediction_is_recomputed_from_the_shipped_fold_network():
     """A cube of a shipped ROI, regenerated from its seed, through its fold's law and network."""
-    from bonelib.learn.laws import ZyssetCurnierLaw
     from bonelib.cubes.placement import tile_origins
+    from bonelib.learn.laws import ZyssetCurnierLaw
 
     predictions, _ = cube_evaluation.read_predictions(RESULTS)
     ensemble = pretrained3d.load_pretrained()

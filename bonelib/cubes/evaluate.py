@@ -15,8 +15,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -105,8 +105,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         The network's mean training loss (MAE of the log ratio to the law) in each epoch.
     """
     from bonelib.cubes import network as cnn3d
-    from bonelib.learn.laws import ZyssetCurnierLaw
     from bonelib.imaging.scanner import CALIBRATION
+    from bonelib.learn.laws import ZyssetCurnierLaw
 
     ok = usable(rows)
     real = np.array([r["source"] == "real" for r in rows])

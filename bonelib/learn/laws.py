@@ -94,7 +94,7 @@ class ZyssetCurnierLaw:
         columns = [np.ones_like(log_bv_tv), log_bv_tv] + ([] if m is None else [2 * np.log(m[:, 0])])
         return np.stack(columns, axis=1)
 
-    def fit(self, bv_tv: ArrayLike, modulus: ArrayLike, m: ArrayLike | None = None) -> "ZyssetCurnierLaw":
+    def fit(self, bv_tv: ArrayLike, modulus: ArrayLike, m: ArrayLike | None = None) -> ZyssetCurnierLaw:
         """Fit to samples' BV/TV (-), moduli (MPa) and, with ``fabric``, fabric entries (-):
         ``m`` (N,) for the law along one axis, (N, d) for the mean of d directional terms."""
         log_bv_tv, m = self._inputs(bv_tv, m)

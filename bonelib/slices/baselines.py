@@ -25,7 +25,7 @@ class LinearCorrection:
     slope: float = float("nan")
     intercept: float = float("nan")
 
-    def fit(self, predictor: ArrayLike, modulus: ArrayLike) -> "LinearCorrection":
+    def fit(self, predictor: ArrayLike, modulus: ArrayLike) -> LinearCorrection:
         """Fit modulus ≈ slope · predictor + intercept."""
         x = finite_array(predictor, "predictor", ndim=1)
         y = finite_array(modulus, "modulus", ndim=1)

@@ -131,7 +131,7 @@ def calibration(predicted: NDArray, spread: NDArray, reference_moduli: NDArray, 
     """
     inside = np.abs(np.asarray(reference_moduli) - predicted) <= 2 * np.asarray(spread)
     return {**metrics.report(predicted, reference_moduli, n_resamples=n_resamples, seed=seed, groups=donors),
-            "within_2sd": float(inside.mean()), "donors": int(len(set(np.asarray(donors).tolist())))}
+            "within_2sd": float(inside.mean()), "donors": len(set(np.asarray(donors).tolist()))}
 
 
 def write_metrics(path: str | Path, scale: str, summary: dict, **extra) -> dict:
