@@ -22,6 +22,8 @@ that makes them, the scale's settings in ``bonebook/config.py`` and the upstream
 ``speed``     ``speed.json``: the timings of the speed chapter;
 ``real_bone`` ``real_bone/``: the real-bone chapter's study of real sections and the shipped
               networks on them (:func:`studies.real_bone`);
+``slice_fe``  ``slice_fe/``: the 2D solver's checks that the homogenisation chapter shows
+              (:func:`studies.slice_fe`);
 ``density_reading`` ``density_reading/``: Eq. 1's intercept in mg/cm³ or g/cm³
               (:func:`studies.density_reading`);
 and ``provenance.json`` records the revision, code and package versions, machine and the wall
@@ -51,7 +53,7 @@ from bonelib._files import write_json
 
 ROOT = config.ROOT
 STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "interval", "speed",
-         "real_bone", "density_reading")
+         "real_bone", "density_reading", "slice_fe")
 
 
 def step_dataset(scale: str) -> None:
@@ -248,12 +250,17 @@ def step_density_reading(scale: str) -> None:
     studies.density_reading(scale, force=True)
 
 
+def step_slice_fe(scale: str) -> None:
+    studies.slice_fe(scale, force=True)
+
+
 #: The version of each step's own code, bumped by hand when what it writes changes; a step's
 #: key also holds the library versions (:mod:`bonelib.versions`) its outputs rest on.
 STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "interval": 1,
                  "speed": 1,
                  "real_bone": studies.STUDY_VERSIONS["real_bone"],
-                 "density_reading": studies.STUDY_VERSIONS["density_reading"]}
+                 "density_reading": studies.STUDY_VERSIONS["density_reading"],
+                 "slice_fe": studies.STUDY_VERSIONS["slice_fe"]}
 
 
 def _upstream(scale: str, step: str) -> list[Path]:
@@ -272,9 +279,9 @@ def _upstream(scale: str, step: str) -> list[Path]:
 
 def _key(scale: str, step: str) -> str:
     """Hash of what a step's outputs depend on: its code, the settings it reads, the upstream files."""
-    if step in ("real_bone", "density_reading"):  # the study's own identity: settings, versions, inputs
-        study = studies.identity(step, scale, {"real_bone": config.REAL_BONE,
-                                               "density_reading": config.DENSITY_READING}[step][scale])
+    if step in ("real_bone", "density_reading", "slice_fe"):  # the study's own identity: settings, versions, inputs
+        study = studies.identity(step, scale, {"real_bone": config.REAL_BONE, "density_reading": config.DENSITY_READING,
+                                               "slice_fe": config.SLICE_FE}[step][scale])
         return step_key(STEP_VERSIONS[step], versions.slice_route(), repr(sorted(study.items())), [])
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),

@@ -2,6 +2,10 @@
 
 The chapters only read these files and draw:
 
+``slice_fe``   chapter "Periodic homogenisation": the 2D solver against exact results
+               (homogeneous cell, bone–marrow laminates), a slice under periodic shifts, turns
+               and flips, the Voigt and Reuss bounds, mesh refinement and the fields of one
+               slice (``results/<scale>/slice_fe/``);
 ``density_reading`` chapter "From grey values to a heterogeneous FE model": Eq. 1's intercept
                read in mg/cm³ or in g/cm³, on synthetic slices and real sections
                (``results/<scale>/density_reading/``);
@@ -33,7 +37,7 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 2, "solver_scaling": 1}
+STUDY_VERSIONS = {"slice_fe": 1, "real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 2, "solver_scaling": 1}
 #: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
 CUBE_SIDE = 40
 
@@ -41,6 +45,11 @@ CUBE_SIDE = 40
 def real_bone_folder(scale: str) -> Path:
     """``results/<scale>/real_bone``."""
     return config.artefacts(scale).snapshot / "real_bone"
+
+
+def slice_fe_folder(scale: str) -> Path:
+    """``results/<scale>/slice_fe``."""
+    return config.artefacts(scale).snapshot / "slice_fe"
 
 
 def density_reading_folder(scale: str) -> Path:
@@ -75,7 +84,7 @@ def identity(study: str, scale: str, settings: dict) -> dict:
     if study == "real_bone":
         return {**made, "code": versions.slice_route(),
                 "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json")}}
-    if study == "density_reading":
+    if study in ("density_reading", "slice_fe"):
         return {**made, "code": versions.slice_route()}
     if study == "own_scan":
         return {**made, "code": {**versions.slice_route(), "cube_labels": versions.CUBE_LABELS,
@@ -117,11 +126,11 @@ def _finish(folder: Path, made: dict, began: float, **summary) -> None:
                                        "machine": machine(), **summary})
 
 
-def _progress(items, what: str):
+def _progress(items, what: str, unit: str = "volume"):
     """``items`` with a progress bar on standard error (what is being done, how many, how long)."""
     from tqdm import tqdm
 
-    return tqdm(items, desc=what, unit="volume", leave=False)
+    return tqdm(items, desc=what, unit=unit, leave=False)
 
 
 def _write_frame(path: Path, records: list[dict]) -> None:
@@ -255,6 +264,67 @@ def real_bone(scale: str, force: bool = False) -> Path:
     _finish(folder, made, began, side_px=side, specimens=len({r.specimen for r in rois}),
             rois=[r.roi for r in rois])
     log(f"real_bone ({scale}): done in {time.time() - began:.0f} s")
+    return folder
+
+
+def slice_fe(scale: str, force: bool = False) -> Path:
+    """The 2D solver checked, on what chapter 3 shows: a homogeneous cell and bone–marrow
+    laminates against their exact stiffness (``laminates.csv``), a slice of the synthetic cohort
+    under periodic shifts, turns and flips (``symmetries.csv``), its Voigt and Reuss bounds
+    (``bounds.csv``), each pixel split into 1, 2 and 4 elements a side (``refinement.csv``, on the
+    central ``refinement_side``² pixels; all of them without) and its von Mises stress and
+    strain-energy density under a unit macro-strain along x (``fields.npz``, MPa)."""
+    from bonelib import synth
+    from bonelib.fe import homogenise
+    from bonelib.fe.analytic import isotropic, laminate, reuss_bound, voigt_bound
+    from bonelib.fe.solvers import available
+    from bonelib.imaging import scanner
+    from bonelib.imaging.density import MARROW_MODULUS, MARROW_POISSON, material_maps
+    from bonelib.slices.label import density_map, label
+
+    settings = config.SLICE_FE[scale]
+    folder = slice_fe_folder(scale)
+    made = _begin("slice_fe", scale, settings, folder, force)
+    if made is None:
+        return folder
+    began = time.time()
+    tissue, nu_tissue, layers = 12_000.0, 0.3, settings["layers"]
+    homogeneous = homogenise(np.full((16, 16), tissue), np.full((16, 16), nu_tissue)).C
+    records = []
+    for bone_rows in range(1, layers):
+        layer = (np.arange(layers) < bone_rows)[:, None] * np.ones((layers, 6), bool)
+        fe = homogenise(np.where(layer, tissue, MARROW_MODULUS), np.where(layer, nu_tissue, MARROW_POISSON)).C
+        exact = laminate([tissue, MARROW_MODULUS], [nu_tissue, MARROW_POISSON], [bone_rows, layers - bone_rows])
+        nonzero = exact != 0
+        records.append({"fraction": bone_rows / layers, "C11_fe": fe[0, 0], "C11": exact[0, 0], "C22_fe": fe[1, 1],
+                        "C22": exact[1, 1], "error": float(np.max(np.abs(fe - exact)[nonzero] / np.abs(exact[nonzero])))})
+    _write_frame(folder / "laminates.csv", records)
+
+    grey = synth.well_connected(synth.plan(n_donors=35, seed=config.SEED)).scan(n_slices=8).volume[4]
+    E, nu = material_maps(density_map(grey, scanner.CALIBRATION))
+    reference = homogenise(E, nu)
+    transforms = {"shift (40, 97)": lambda a: np.roll(a, (40, 97), (0, 1)), "rotate 90°": np.rot90,
+                  "flip rows": lambda a: np.flip(a, 0), "flip columns": lambda a: np.flip(a, 1),
+                  "transpose": np.transpose}
+    _write_frame(folder / "symmetries.csv", [{"transform": "none", "E_eff": reference.E_eff, "nu_eff": reference.nu_eff}]
+                 + [{"transform": name, "E_eff": (h := homogenise(f(E), f(nu))).E_eff, "nu_eff": h.nu_eff}
+                    for name, f in transforms.items()])
+    bounds = {"Reuss": reuss_bound(E, nu), "FE": reference.C, "Voigt": voigt_bound(E, nu)}
+    _write_frame(folder / "bounds.csv", [{"estimate": name, "C11": C[0, 0], "C22": C[1, 1], "C12": C[0, 1], "C33": C[2, 2]}
+                                         for name, C in bounds.items()])
+    side = settings["refinement_side"] or len(E)
+    crop = tuple(slice((n - side) // 2, (n - side) // 2 + side) for n in E.shape)
+    _write_frame(folder / "refinement.csv", [
+        {"elements_per_pixel_side": k, "side_px": side,
+         "E_eff": homogenise(np.kron(E[crop], np.ones((k, k))), np.kron(nu[crop], np.ones((k, k)))).E_eff}
+        for k in _progress((1, 2, 4), "refined meshes", "mesh")])
+    fields = label(grey, scanner.CALIBRATION, fields=True).fields["xx"]
+    with atomic_path(folder / "fields.npz") as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, von_mises=fields.von_mises.astype(np.float32),
+                            strain_energy_density=fields.strain_energy_density.astype(np.float32))
+    _finish(folder, made, began, homogeneous_error=float(np.abs(homogeneous - isotropic(tissue, nu_tissue)).max() / tissue),
+            solver=available(2)[0], side_px=len(E))
+    log(f"slice_fe ({scale}): in {time.time() - began:.0f} s")
     return folder
 
 

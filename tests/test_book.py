@@ -27,7 +27,8 @@ TABLES = {"book/generated/10_own_scan.html": ["own-scan-info", "own-scan-2d", "o
           "book/generated/06_predictive_power.html": ["interval-coverage"],
           "book/generated/09_beyond_2d.html": ["cube-interval-coverage"],
           "book/generated/07_speed.html": ["speed-table", "solver-scaling-table"],
-          "book/generated/02_density_mapping.html": ["eq1-intercept"]}
+          "book/generated/02_density_mapping.html": ["eq1-intercept"],
+          "book/generated/03_homogenisation.html": ["verification", "symmetries", "bounds", "refinement"]}
 #: The paper's figures regenerated, by page.
 PAPER_FIGURES = {"01_ct_images": [1], "02_density_mapping": [2], "04_dataset": [4], "05_cnn": [3, 5, 6],
                  "06_predictive_power": [7, 8, 9]}

@@ -169,3 +169,47 @@ def test_the_solver_scaling_study_ran_every_solver_and_its_smallest_cube_recompu
     bone = roi.bone[tuple(slice(o, o + int(smallest["size"])) for o in start)]
     result = compression_test(*tissue_maps(bone), platens="bonded")
     assert result.E_apparent == pytest.approx(smallest["E"], rel=1e-6) and result.dofs == smallest["dofs"]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_slice_fe_study_is_exact_where_exact_results_exist_and_recomputes(scale):
+    import pandas as pd
+
+    from bonelib import synth
+    from bonelib.fe import homogenise
+    from bonelib.fe.analytic import laminate
+    from bonelib.imaging.density import MARROW_MODULUS, MARROW_POISSON, material_maps
+    from bonelib.slices.label import density_map
+
+    folder = studies.slice_fe_folder(scale)
+    record = study(folder, "slice_fe", scale, config.SLICE_FE[scale])
+    assert record["homogeneous_error"] < 1e-10
+    laminates = pd.read_csv(folder / "laminates.csv")
+    assert len(laminates) == config.SLICE_FE[scale]["layers"] - 1 and laminates.error.max() < 1e-7
+    # along the layers the laminate is the Voigt average, across them the Reuss one: C₁₁ grows with bone
+    assert np.all(np.diff(laminates.C11_fe) > 0) and np.all(np.diff(laminates.C22_fe) > 0)
+    row = laminates.iloc[6]
+    layers, bone_rows = config.SLICE_FE[scale]["layers"], round(row.fraction * config.SLICE_FE[scale]["layers"])
+    layer = (np.arange(layers) < bone_rows)[:, None] * np.ones((layers, 6), bool)
+    assert row.C11 == pytest.approx(laminate([12_000.0, MARROW_MODULUS], [0.3, MARROW_POISSON],
+                                             [bone_rows, layers - bone_rows])[0, 0], rel=1e-12)
+    fe = homogenise(np.where(layer, 12_000.0, MARROW_MODULUS), np.where(layer, 0.3, MARROW_POISSON)).C
+    assert fe[1, 1] == pytest.approx(row.C22_fe, rel=1e-9)
+
+    symmetries = pd.read_csv(folder / "symmetries.csv")
+    np.testing.assert_allclose(symmetries.E_eff, symmetries.E_eff[0], rtol=1e-9)
+    grey = synth.well_connected(synth.plan(n_donors=35, seed=config.SEED)).scan(n_slices=8).volume[4]
+    E, nu = material_maps(density_map(grey, scanner.CALIBRATION))
+    assert homogenise(E, nu).E_eff == pytest.approx(symmetries.E_eff[0], rel=1e-9)  # the slice, from the seed
+
+    bounds = pd.read_csv(folder / "bounds.csv").set_index("estimate")
+    for entry in ("C11", "C22", "C33"):
+        assert bounds.loc["Reuss", entry] <= bounds.loc["FE", entry] <= bounds.loc["Voigt", entry]
+    refinement = pd.read_csv(folder / "refinement.csv")
+    # a displacement FE model is too stiff and softens as it is refined, by less at each step
+    assert refinement.elements_per_pixel_side.tolist() == [1, 2, 4]
+    steps = -np.diff(refinement.E_eff)
+    assert np.all(steps > 0) and steps[1] < steps[0]
+    fields = np.load(folder / "fields.npz")
+    assert fields["von_mises"].shape == grey.shape and fields["von_mises"].min() >= 0
+    assert fields["strain_energy_density"].min() >= 0
