@@ -109,3 +109,29 @@ def better(metric: str, ours: float, theirs: float) -> bool:
     if metric == "slope":
         return abs(ours - 1) <= abs(theirs - 1)
     return ours <= theirs
+
+
+def scale_counts(scale: str) -> dict[str, int]:
+    """How much data stands behind a scale's results: the 2D dataset's ``slices`` and ``donors``
+    (``samples.csv``), and the 3D dataset's ``real_rois``, ``synthetic_vertebrae`` and ``cubes``
+    (``cubes3d/cubes.csv``, the tiles)."""
+    snapshot = config.artefacts(scale).snapshot
+    with open(snapshot / "samples.csv", newline="") as handle:
+        donors = [row["donor"] for row in csv.DictReader(handle)]
+    with open(snapshot / "cubes3d" / "cubes.csv", newline="") as handle:
+        cubes = [(row["source"], row["volume"]) for row in csv.DictReader(handle)]
+    return {"slices": len(donors), "donors": len(set(donors)), "cubes": len(cubes),
+            "real_rois": len({v for s, v in cubes if s == "real"}),
+            "synthetic_vertebrae": len({v for s, v in cubes if s == "synthetic"})}
+
+
+def scale_sentence(scale: str) -> str:
+    """One sentence that says which results a page shows: the committed paper-scale snapshot, or
+    a small run of the whole pipeline, with the data behind each route."""
+    counts = scale_counts(scale)
+    data = (f"2D: {counts['slices']:,} slices of {counts['donors']} synthetic donors; 3D: {counts['cubes']:,} cubes "
+            f"of {counts['real_rois']} real ROIs and {counts['synthetic_vertebrae']} synthetic vertebrae")
+    if scale == "paper":
+        return f"Paper scale: this page shows the committed paper-scale results ({data})."
+    return (f"{scale} scale: this page shows a small run of the whole pipeline, made to test that it works "
+            f"({data}); its numbers are not the paper-scale results.")

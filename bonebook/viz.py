@@ -111,3 +111,12 @@ def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
                  f"code of this book ({escape(', '.join(stale))} code changed since): run "
                  f"<code>make reproduce</code> to bring them up to date.</span>")
     return HTML(f'<p id="provenance">{note}</p>')
+
+
+def scale_note(scale: str) -> None:
+    """Display, at the top of a page, which scale's results it shows (:func:`bonebook.findings.scale_sentence`)."""
+    from html import escape
+
+    from bonebook.findings import scale_sentence
+
+    display(HTML(f'<p id="scale-note" class="scale-note"><em>{escape(scale_sentence(scale))}</em></p>'))

@@ -156,6 +156,22 @@ def test_no_page_speaks_of_how_the_work_was_organised(book):
         assert not words, f"{path.name}: {words}"
 
 
+def test_every_page_states_its_scale_before_anything_else(book):
+    """A reader who lands on any page learns first which results it shows, and how many data."""
+    scale = book[0]
+    for path in sorted((book[1] / "book" / "generated").glob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        match = re.search(r'<p id="scale-note"[^>]*>(.*?)</p>', html, flags=re.S)
+        assert match, f"{path.name}: no scale note"
+        note = _text(match.group(1))
+        assert note.startswith("Paper scale" if scale == "paper" else f"{scale} scale"), (path.name, note)
+        assert re.search(r"[\d,]+ slices of \d+ synthetic donors", note), (path.name, note)
+        title = html.index("<h1", html.index('<article class="bd-article"'))
+        sections = html.find("<h2", title)  # after the title, before the page's first section
+        assert title < html.index('id="scale-note"') and (sections < 0 or html.index('id="scale-note"') < sections), \
+            path.name
+
+
 def test_the_introduction_opens_with_its_findings(book):
     intro = (book[1] / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
     text = _text(intro)

@@ -52,6 +52,8 @@ _symbolic_cache: dict[Hashable, object] = {}
 # Made after the optional backend is imported, so that its BLAS and OpenMP are seen.
 _threads = ThreadpoolController()
 
+#: Each backend's name as its authors write it, for tables and figures.
+NAMES = {"cholmod": "CHOLMOD", "superlu": "SuperLU", "mg": "multigrid CG", "parosol": "ParOSol"}
 #: Relative residual at which the iterative solver stops (‖f − K ũ‖ / ‖f‖).
 RTOL = 1e-7
 #: DOFs above which the multigrid CG beats a direct factor (``benchmarks/bench_platens.py``: at
