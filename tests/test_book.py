@@ -77,9 +77,9 @@ def test_results_table_is_generated_from_the_metrics(book):
     from bonelib.slices import evaluate as evaluation
     scale, root = book
     page = (root / "book" / "generated" / "intro.html").read_text(encoding="utf-8")
-    match = re.search(r'<table id="results-table".*?</table>', page, re.S)
+    match = re.search(r'<table id="results-table".*?</table>', page, re.DOTALL)
     assert match, "the results table is missing from the introduction"
-    cells = [html.unescape(re.sub(r"<.*?>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", match.group(0), re.S)]
+    cells = [html.unescape(re.sub(r"<.*?>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", match.group(0), re.DOTALL)]
     results = json.loads((ROOT / "results" / scale / "metrics.json").read_text())
     rows = evaluation.table_rows(results)[1]
     assert [c for row in rows for c in row[1:]] == [c for i, c in enumerate(cells) if i % len(rows[0])]
@@ -145,14 +145,14 @@ def _text(page: str) -> str:
     """What a reader reads on a page: its HTML without scripts, styles and tags."""
     import html
 
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def test_no_page_speaks_of_how_the_work_was_organised(book):
     for path in sorted((book[1] / "book" / "generated").glob("*.html")):
         words = re.findall(r"\b(?:issues?|sessions?|tracker|TODO)\b", _text(path.read_text(encoding="utf-8")),
-                           flags=re.I)
+                           flags=re.IGNORECASE)
         assert not words, f"{path.name}: {words}"
 
 
@@ -161,7 +161,7 @@ def test_every_page_states_its_scale_before_anything_else(book):
     scale = book[0]
     for path in sorted((book[1] / "book" / "generated").glob("*.html")):
         html = path.read_text(encoding="utf-8")
-        match = re.search(r'<p id="scale-note"[^>]*>(.*?)</p>', html, flags=re.S)
+        match = re.search(r'<p id="scale-note"[^>]*>(.*?)</p>', html, flags=re.DOTALL)
         assert match, f"{path.name}: no scale note"
         note = _text(match.group(1))
         assert note.startswith("Paper scale" if scale == "paper" else f"{scale} scale"), (path.name, note)

@@ -1,6 +1,6 @@
 """Real human vertebral cancellous bone: the FDA L1 micro-CT regions of interest.
 
-130 binary micro-CT volumes (201³ voxels of ≈ 51 µm, a 10 mm cube) of the cancellous bone
+130 binary micro-CT volumes (201³ voxels of 51.3 µm, a cube of 10.3 mm) of the cancellous bone
 of cadaveric human L1 vertebrae, 13 from each of 10 specimens, from the micro-CT collection
 of the US FDA (CDRH/OSEL/DIDSR) as redistributed in the public repository
 `qiancao/BoneBox <https://github.com/qiancao/BoneBox>`_ (commit ``3024b412``, folder
