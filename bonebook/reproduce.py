@@ -19,6 +19,8 @@ that makes them, the scale's settings in ``bonebook/config.py`` and the upstream
 ``interval``  the shipped ensemble's conformal interval (``interval.json`` beside it), calibrated on
               the improved CNN's cross-validation residuals, and ``interval.json`` in the results:
               its coverage on donors held out of the calibration and on the six new donors;
+``domain``    ``domain.json`` beside the shipped ensemble: what its training slices' density
+              histograms look like, for its checks (:func:`step_domain`);
 ``speed``     ``speed.json``: the timings of the speed chapter;
 ``real_bone`` ``real_bone/``: the real-bone chapter's study of real sections and the shipped
               networks on them (:func:`studies.real_bone`);
@@ -52,7 +54,7 @@ from bonelib import versions
 from bonelib._files import write_json
 
 ROOT = config.ROOT
-STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "interval", "speed",
+STEPS = ("dataset", "table", "train", "ship", "predict", "coarse", "external", "metrics", "interval", "domain", "speed",
          "real_bone", "density_reading", "slice_fe")
 
 
@@ -226,6 +228,34 @@ def step_interval(scale: str) -> None:
     write_json(snapshot / "interval.json", summary)
 
 
+def step_domain(scale: str) -> None:
+    """``domain.json`` beside the shipped ensemble (:mod:`bonelib.learn.domain`): the ranges of the
+    density histogram's quantiles over the slices its networks learnt from (every slice of the
+    dataset, regenerated from the seed; each must give its recorded mean density)."""
+    from tqdm import tqdm
+
+    from bonelib.learn import domain
+    from bonelib.learn import tables as results
+    from bonelib.slices.dataset import plan_synthetic
+    from bonelib.slices.label import density_map
+
+    table = results.read_table(config.artefacts(scale).snapshot / "samples.csv")
+    tasks, _ = plan_synthetic(scale, config.SEED)
+    measures = []
+    for task in tqdm(tasks, desc="training slices regenerated", unit="vertebra"):
+        rows = np.flatnonzero(table["key"] == task.source.key)
+        if not len(rows):
+            continue
+        volume, calibration = task.source.volume()
+        for row in rows:
+            rho = density_map(volume[table["slice"][row]], calibration)
+            if not np.isclose(rho.mean(), table["vbmd"][row], rtol=1e-9):
+                raise RuntimeError(f"{table['key'][row]} slice {table['slice'][row]}: regenerated with another "
+                                   "density than the dataset's")
+            measures.append(domain.density_quantiles(rho))
+    domain.write(models_folder(scale), domain.ranges(measures))
+
+
 def step_speed(scale: str) -> None:
     from bonelib.slices import network as cnn
     from bonelib.slices import speed
@@ -257,6 +287,7 @@ def step_slice_fe(scale: str) -> None:
 #: The version of each step's own code, bumped by hand when what it writes changes; a step's
 #: key also holds the library versions (:mod:`bonelib.versions`) its outputs rest on.
 STEP_VERSIONS = {"table": 1, "ship": 1, "predict": 1, "coarse": 1, "external": 1, "metrics": 1, "interval": 1,
+                 "domain": 1,
                  "speed": 1,
                  "real_bone": studies.STUDY_VERSIONS["real_bone"],
                  "density_reading": studies.STUDY_VERSIONS["density_reading"],
@@ -274,6 +305,7 @@ def _upstream(scale: str, step: str) -> list[Path]:
             "external": models,
             "metrics": [snapshot / name for name in ("samples.csv", "cnn_predictions.csv", "coarse.csv", "external.csv")],
             "interval": [snapshot / name for name in ("samples.csv", "predictions.csv", "external.csv")],
+            "domain": [snapshot / "samples.csv"],
             "speed": []}[step]
 
 
@@ -285,7 +317,7 @@ def _key(scale: str, step: str) -> str:
         return step_key(STEP_VERSIONS[step], versions.slice_route(), repr(sorted(study.items())), [])
     evaluation = config.EVALUATION[scale]
     settings = {"table": (evaluation.folds,), "ship": (), "predict": (evaluation.val_donors,), "coarse": (),
-                "external": (), "metrics": (evaluation.val_donors,), "interval": (),
+                "external": (), "metrics": (evaluation.val_donors,), "interval": (), "domain": (),
                 "speed": (config.SPEED_SIZES[scale], config.SPEED_REPEATS[scale])}[step]
     return step_key(STEP_VERSIONS[step], versions.slice_route(), (config.SEED, *settings), _upstream(scale, step))
 

@@ -8,7 +8,8 @@ the training specimens) and fits the laws once per fold of real specimens and wr
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
 where they stopped. The ``interval`` step calibrates the ensemble's conformal interval on the
-held-out cubes (:func:`interval`). The ``study`` step then computes what the chapter shows beside them
+held-out cubes (:func:`interval`), the ``domain`` step records what its training cubes look like
+(:func:`domain`). The ``study`` step then computes what the chapter shows beside them
 (:func:`bonebook.studies.cube_fe`: the solver's verification, real-cube moduli, marrow,
 stress, the laws' transfer, the cost), and the ``own_scan`` step runs a shipped ROI through the
 ``bonelib`` command line, both routes and the FE (:func:`bonebook.studies.own_scan`; it needs
@@ -31,9 +32,9 @@ from bonelib import versions
 from bonelib._files import write_json
 
 #: The steps, in order.
-STEPS = ("build", "evaluate", "interval", "study", "own_scan", "solver_scaling")
+STEPS = ("build", "evaluate", "interval", "domain", "study", "own_scan", "solver_scaling")
 #: The version of each step's own code, bumped by hand when what it writes changes.
-STEP_VERSIONS = {"build": 1, "evaluate": 1, "interval": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
+STEP_VERSIONS = {"build": 1, "evaluate": 1, "interval": 2, "domain": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
                  "own_scan": studies.STUDY_VERSIONS["own_scan"],
                  "solver_scaling": studies.STUDY_VERSIONS["solver_scaling"]}
 
@@ -81,20 +82,51 @@ def evaluate(scale: str) -> Path:
 def interval(scale: str) -> Path:
     """The 3D ensemble's conformal interval (``interval.json`` beside it), calibrated on the
     held-out cubes of every fold, and its coverage on folds held out of the calibration
-    (``results/<scale>/cubes3d/interval.json``); beside it too, ``domain.json``: the ranges of
-    the BV/TV and fabric of the cubes the networks learnt from, for :meth:`bonelib.cubes.pretrained.CubeEnsemble.check`."""
-    from bonelib.cubes.pretrained import DOMAIN
+    (``results/<scale>/cubes3d/interval.json``)."""
     from bonelib.learn import conformal
 
     held_out = studies.read_table(results(scale) / "predictions.csv")
     predicted, observed, folds = (held_out[column].to_numpy() for column in ("cnn3d", "E_z", "fold"))
     conformal.calibrate(predicted, observed).write(models(scale))
-    # the morphometry of the cubes the networks learnt from (each is held out once)
-    cubes = studies.read_table(results(scale) / "cubes.csv").merge(held_out[["volume", "cube"]], on=["volume", "cube"])
-    write_json(models(scale) / DOMAIN, {name: [float(cubes[name].min()), float(cubes[name].max())]
-                                        for name in ("bv_tv_grey", "m_z")})
     write_json(results(scale) / "interval.json", {"folds": conformal.cross_coverage(predicted, observed, folds)})
     return results(scale) / "interval.json"
+
+
+def domain(scale: str, cache: str | None) -> Path:
+    """``domain.json`` beside the 3D ensemble (:mod:`bonelib.learn.domain`): the ranges of BV/TV,
+    fabric along z and the density histogram's quantiles over the cubes its networks learnt from
+    (every labelled real cube, tiles and the cubes between them, of the sources they learn from),
+    for :meth:`bonelib.cubes.pretrained.CubeEnsemble.check`. The grey cubes are regenerated from
+    each volume's seed (:func:`bonelib.cubes.dataset.scanned`) and must give the dataset's mean density."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from bonelib.cubes import dataset as cube_dataset
+    from bonelib.cubes.evaluate import usable
+    from bonelib.cubes.placement import place_cubes
+    from bonelib.imaging.density import to_vbmd
+    from bonelib.learn import domain as training_domain
+
+    settings = config.CUBES_3D[scale]
+    tables = {False: studies.read_table(results(scale) / "cubes.csv")}
+    if settings["between"]:
+        tables[True] = studies.read_table(results(scale) / "between.csv")
+    chosen = {between: table[usable(table.to_dict("records")) & table.source.isin(settings["sources"])]
+              for between, table in tables.items()}
+    names = sorted(set().union(*(set(table.volume) for table in chosen.values())))
+    volumes = {v.name: v for v in cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"],
+                                                        seed=config.SEED, subset=settings["subset"], cache=cache)}
+    measures = []
+    for name in tqdm(names, desc="training cubes regenerated", unit="volume"):
+        grey, calibration, bone = cube_dataset.scanned(volumes[name])
+        for between, table in chosen.items():
+            cubes = place_cubes(bone, cube_dataset.SIDE, between)
+            for row in table[table.volume == name].itertuples():
+                rho = to_vbmd(cubes[row.cube].of(grey), calibration)
+                if not np.isclose(rho.mean(), row.vbmd, rtol=1e-9):
+                    raise RuntimeError(f"{name} cube {row.cube}: regenerated with another density than the dataset's")
+                measures.append({"bv_tv_grey": row.bv_tv_grey, "m_z": row.m_z} | training_domain.density_quantiles(rho))
+    return training_domain.write(models(scale), training_domain.ranges(measures))
 
 
 def table(scale: str) -> str:
@@ -122,8 +154,11 @@ def _key(scale: str, step: str) -> str:
                                  (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"]),
                                  [config.artefacts(scale).root / "cubes3d" / "parameters.json"])
     if step == "interval":
-        return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv",
-                                                                 results(scale) / "cubes.csv"])
+        return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv"])
+    if step == "domain":
+        settings = (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], tuple(chosen["sources"]))
+        return pipeline.step_key(STEP_VERSIONS[step], code, settings, [results(scale) / "cubes.csv",
+                                                                       results(scale) / "between.csv"])
     if step == "evaluate":
         settings = (config.SEED, chosen["folds"], chosen["epochs"], tuple(chosen["sources"]), chosen["base"],
                     tuple(chosen["axes"]), chosen["between"], tuple(chosen["widths"]))
@@ -158,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     actions = {"build": lambda: build(args.scale, args.workers, args.cache, args.scheduler),
                "evaluate": lambda: evaluate(args.scale),
                "interval": lambda: interval(args.scale),
+               "domain": lambda: domain(args.scale, args.cache),
                "study": lambda: studies.cube_fe(args.scale, force=True),
                "own_scan": lambda: studies.own_scan(args.scale, force=True),
                "solver_scaling": lambda: studies.solver_scaling(args.scale, force=True)}

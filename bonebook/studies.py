@@ -37,7 +37,10 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"slice_fe": 1, "real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 2, "solver_scaling": 1}
+STUDY_VERSIONS = {"slice_fe": 1, "real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 3, "solver_scaling": 1}
+#: How much too steep the calibration is that the own-scan study reads its scan with, as another
+#: scanner's calibration would be (:func:`own_scan`).
+MISCALIBRATION = 1.3
 #: Side (voxels of 82 µm, 3.3 mm) of the real cubes of the 3D FE study.
 CUBE_SIDE = 40
 
@@ -75,22 +78,26 @@ def cube_fe_folder(scale: str) -> Path:
 def identity(study: str, scale: str, settings: dict) -> dict:
     """What makes a study the study it is: its version, scale, seed and settings, the versions
     of the library code it runs (the 2D route's for ``real_bone``, the 3D route's for
-    ``cube_fe``) and digests of the files it reads: the shipped 2D ensemble's index for
-    ``real_bone``, the 3D dataset's table and the 3D ensemble's index for ``cube_fe``."""
+    ``cube_fe``) and digests of the files it reads: the shipped 2D ensemble's index and domain
+    (which its checks read) for ``real_bone``, both ensembles' for ``own_scan``, the 3D dataset's
+    table and the 3D ensemble's index for ``cube_fe``."""
     from bonelib import versions
     made = {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
             "settings": settings}
     artefacts = config.artefacts(scale)
     if study == "real_bone":
         return {**made, "code": versions.slice_route(),
-                "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json")}}
+                "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json"),
+                           "domain.json": _digest(artefacts.models / "domain.json")}}
     if study in ("density_reading", "slice_fe"):
         return {**made, "code": versions.slice_route()}
     if study == "own_scan":
         return {**made, "code": {**versions.slice_route(), "cube_labels": versions.CUBE_LABELS,
                                  "cube_network": versions.CUBE_NETWORK},
                 "inputs": {"ensemble.json": _digest(artefacts.models / "ensemble.json"),
-                           "ensemble3d.json": _digest(artefacts.models_3d / "ensemble.json")}}
+                           "domain.json": _digest(artefacts.models / "domain.json"),
+                           "ensemble3d.json": _digest(artefacts.models_3d / "ensemble.json"),
+                           "domain3d.json": _digest(artefacts.models_3d / "domain.json")}}
     inputs = {"cubes.csv": _digest(artefacts.snapshot / "cubes3d" / "cubes.csv"),
               "ensemble.json": _digest(artefacts.models_3d / "ensemble.json")}
     return {**made, "code": {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK},
@@ -414,7 +421,8 @@ def own_scan(scale: str, force: bool = False) -> Path:
     their conformal intervals and the whole volume's E_z), the FE (periodic and both platen tests)
     of the first ``cubes`` of those cubes whose bone wraps, and the whole volume between platens.
     Beside it, what a user meets with other scans: the same volume as ``.npy`` without voxel size
-    (refused), and the ROI as a micro-CT scan at its own voxel size (resampled and blurred)."""
+    (refused), the ROI as a micro-CT scan at its own voxel size (resampled and blurred), and the
+    scan read with a calibration :data:`MISCALIBRATION` times too steep (which cubes are flagged, and why)."""
     import tempfile
 
     import nrrd
@@ -460,6 +468,10 @@ def own_scan(scale: str, force: bool = False) -> Path:
                    {"spacings": [roi.voxel_size_mm] * 3}, index_order="C")
         resampled = _command(["predict", str(micro_ct), "--calibration", calibration_text, "--route", "3d",
                               "--modality", "micro-ct", "--model", str(models.models_3d)])
+        # the scan read with another scanner's calibration: its mean density may still look familiar
+        misread = _command(["predict", str(scan), "--calibration",
+                            f"{calibration.slope * MISCALIBRATION!r},{calibration.intercept!r}", "--route", "3d",
+                            "--model", str(models.models_3d)])
         fe = {}
         side = json.loads((models.models_3d / "ensemble.json").read_text())["side"]
         for k, origin in enumerate(cubes["origin"]):
@@ -501,9 +513,21 @@ def own_scan(scale: str, force: bool = False) -> Path:
                                                          "solver", "seconds", "size_mm")},
             refusal=refusal.replace(str(Path(work)) + "/", ""),
             micro_ct={"voxel_size_mm": roi.voxel_size_mm, "grid": resampled["grid"], "cubes": len(resampled["E_z"]),
-                      "volume": resampled["volume"]})
+                      "volume": resampled["volume"]},
+            miscalibrated=_misread_summary(cubes, misread))
     log(f"own_scan ({scale}): {len(rows)} cubes, {len(fe)} with FE, in {time.time() - began:.0f} s")
     return folder
+
+
+def _misread_summary(cubes: dict, misread: dict) -> dict:
+    """How the 3D route answered a scan read with a calibration :data:`MISCALIBRATION` times too
+    steep: how many cubes it flagged, by which reason, and its moduli against the right reading's."""
+    warnings = misread["warnings"]
+    return {"slope_factor": MISCALIBRATION, "cubes": len(warnings), "flagged": sum(bool(w) for w in warnings),
+            "by_histogram": sum(any("percentile of ρ_HA" in r for r in w) for w in warnings),
+            "by_mean_density": sum(any(r.startswith("mean ρ_HA") for r in w) for w in warnings),
+            "flagged_before": sum(bool(w) for w in cubes["warnings"]),
+            "median_modulus_ratio": float(np.median(np.array(misread["E_z"]) / np.array(cubes["E_z"])))}
 
 
 #: One bonded platen test in a fresh process (its peak memory is its own, or ParOSol's process's):

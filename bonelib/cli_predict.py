@@ -40,6 +40,14 @@ def _on_network_grid(args: argparse.Namespace):
     return image, calibration, voxel, notes
 
 
+def _with_scan_reasons(warnings: list[list[str]], voxel: float) -> list[list[str]]:
+    """Each input's reasons to distrust it, with those of the whole scan (its voxel size)."""
+    from bonelib.imaging.grid import coarser_than_network
+
+    reason = coarser_than_network(voxel)
+    return [([reason] if reason else []) + found for found in warnings]
+
+
 def _intervals(ensemble, moduli: np.ndarray) -> dict:
     """``low``, ``high`` (MPa) and ``level`` of the ensemble's conformal interval around each
     prediction (:mod:`bonelib.learn.conformal`); None where the ensemble has none."""
@@ -87,7 +95,7 @@ def _predict(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     moduli, spread = ensemble.predict(slices, calibration)
     seconds = time.perf_counter() - start
-    warnings = ensemble.check(slices, calibration)
+    warnings = _with_scan_reasons(ensemble.check(slices, calibration), voxel)
     interval = _intervals(ensemble, moduli)
     if args.json:
         print(json.dumps({"scan": str(args.scan), "model": str(args.model or "shipped ensemble"),
@@ -127,7 +135,7 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel
     start = time.perf_counter()
     moduli, spread = ensemble.predict(cubes, calibration)
     seconds = time.perf_counter() - start
-    warnings = ensemble.check(cubes, calibration)
+    warnings = _with_scan_reasons(ensemble.check(cubes, calibration), voxel)
     interval = _intervals(ensemble, moduli)
     whole = volume_modulus(origins, moduli) | {"flagged_cubes": sum(bool(r) for r in warnings)}
     if args.json:
@@ -159,11 +167,12 @@ def add_predict(commands) -> None:
                                 "with --route 3d, E_z of each cube of a volume by the 3D ensemble",
         description="Predicts the effective modulus (MPa) of each 182 × 182 px image with the shipped ensemble "
         "(the improved CNN of each cross-validation fold, trained at paper scale): the mean of the networks, "
-        "their spread, and a warning when an image lies outside what they were trained on (mean ρ_HA or BV/TV "
-        "out of range, or bone that does not wrap around the cell). With --route 3d the volume (82 µm voxels, "
-        "superior–inferior along axis 0) is tiled in 50³ cubes and the 3D ensemble (the 3D network of each "
-        "leave-specimens-out fold) predicts each cube's superior–inferior modulus, with the networks' spread "
-        "and a warning when its mean ρ_HA lies outside the training range.")
+        "their spread, a 90 % conformal interval, and a warning when an image lies outside what they were "
+        "trained on (mean ρ_HA, BV/TV or the quantiles of its density histogram out of the training range, bone "
+        "that does not wrap around the cell, voxels coarser than 82 µm). With --route 3d the volume "
+        "(superior–inferior along axis 0) is tiled in 50³ cubes of 82 µm and the 3D ensemble (the 3D network of "
+        "each leave-specimens-out fold) predicts each cube's superior–inferior modulus, with the networks' "
+        "spread, the interval, the same warnings (and fabric along z) and the tiled volume's modulus.")
     prediction.add_argument("scan", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz, NRRD, NIfTI, AIM")
     prediction.add_argument("--model", type=Path,
                             help="an ensemble folder, a folder written by `bonelib train`, or a .keras file "

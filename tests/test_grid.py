@@ -96,3 +96,13 @@ def test_a_dataset_of_scans_needs_their_voxel_size(tmp_path):
     assert source.voxel_size_mm == 0.041 and source.n_slices == 2  # 4 slices of 41 µm: 2 of 82 µm
     with pytest.raises(ValueError, match="182 × 182 px of 82 µm"):
         scan_sources(scans, Calibration(1.0, 0.0), voxel_size_mm=0.0195)
+
+
+def test_a_scan_coarser_than_the_networks_grid_is_flagged_in_every_prediction(tmp_path, capsys, tiny_ensemble_3d):
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "ct.npy", np.where(rng.random((8, 8, 8)) < 0.3, 1050, -20).astype(np.int16))  # 8 × 0.3 mm
+    assert main(["predict", str(tmp_path / "ct.npy"), "--calibration", "1,0", "--route", "3d", "--voxel-size-mm",
+                 "0.3", "--model", str(tiny_ensemble_3d), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["warnings"] and all(any("coarser than the 82 µm" in r for r in found) for found in report["warnings"])
+    assert grid.coarser_than_network(0.0835) is None  # within the grid's tolerance

@@ -166,6 +166,18 @@ def label_cube(bone: NDArray[np.bool_]) -> dict[str, float | bool]:
     return row | describe(bone, VOXEL_SIZE_MM)
 
 
+def scanned(volume: Volume):
+    """A volume as the 3D dataset sees it: its HR-pQCT-like grey volume at 82 µm (the scanner
+    model with the volume's own seed), the scanner's calibration, and its bone on the same grid
+    (voxels at least half bone). The same volume gives the same grey values every time, so a
+    dataset's cubes can be regenerated from its table."""
+    from bonelib.imaging.scanner import resample, scan
+
+    micro, voxel_size_mm = volume.micro_ct()
+    grey, calibration = scan(micro, voxel_size_mm, seed=volume.seed)
+    return grey, calibration, resample(micro, voxel_size_mm) >= 0.5
+
+
 def label_volume(volume: Volume, side: int = SIDE, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
     """Scan one volume, cut it into cubes (its tiles, or with ``between`` the cubes between
     them: :func:`bonelib.cubes.placement.place_cubes`) and label each.
@@ -180,11 +192,8 @@ def label_volume(volume: Volume, side: int = SIDE, between: bool = False) -> tup
     """
     from bonelib.cubes.placement import place_cubes
     from bonelib.imaging.density import to_vbmd
-    from bonelib.imaging.scanner import resample, scan
 
-    micro, voxel_size_mm = volume.micro_ct()
-    grey, calibration = scan(micro, voxel_size_mm, seed=volume.seed)
-    bone = resample(micro, voxel_size_mm) >= 0.5
+    grey, calibration, bone = scanned(volume)
     cubes, rows = place_cubes(bone, side, between), []
     for index, cube in enumerate(cubes):
         rows.append({"volume": volume.name, "source": volume.source, "specimen": volume.specimen, "cube": index,

@@ -11,18 +11,16 @@ Files (``bonelib/data/models3d`` for the paper-scale ensemble): one ``<fold>.npz
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bonelib.cubes import network
+from bonelib.learn import domain
 from bonelib.learn.conformal import RelativeInterval
 from bonelib.learn.ensemble import Ensemble
 
-#: The file beside ``ensemble.json`` with the ranges of the training cubes' BV/TV and fabric.
-DOMAIN = "domain.json"
 #: Where the paper-scale 3D ensemble ships.
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / "models3d"
 
@@ -54,9 +52,9 @@ class CubeEnsemble(Ensemble):
 
         Each network corrects its fold's law (``info["laws"]``: the fields of
         :class:`bonelib.learn.laws.ZyssetCurnierLaw`), read from the same grey cube."""
-        from bonelib.learn.laws import ZyssetCurnierLaw
         from bonelib.cubes.dataset import grey_measures
         from bonelib.imaging.density import to_vbmd
+        from bonelib.learn.laws import ZyssetCurnierLaw
 
         inputs = network.cube_inputs(grey, calibration)
         measures = [grey_measures(to_vbmd(cube, calibration)) for cube in np.asarray(grey)]
@@ -71,24 +69,21 @@ class CubeEnsemble(Ensemble):
     def check(self, grey: ArrayLike, calibration) -> list[list[str]]:
         """Why each cube lies outside what the networks were trained on (empty: it does not).
 
-        A cube is flagged when its mean ρ_HA, or (with the ensemble's ``domain``, the ranges of
-        its training cubes) its BV/TV or its fabric along z, lies outside the training range, and
-        when its bone, as the FE model sees it, does not wrap around the cube along every axis:
-        the networks learnt only cubes whose bone does (their FE labels keep no marrow)."""
+        A cube is flagged when its mean ρ_HA, or (with the ensemble's :attr:`domain`, the ranges of
+        its training cubes) its BV/TV, its fabric along z or a quantile of its density histogram,
+        lies outside the training range, and when its bone, as the FE model sees it, does not wrap
+        around the cube along every axis: the networks learnt only cubes whose bone does (their
+        FE labels keep no marrow)."""
         from bonelib.cubes.dataset import grey_measures
         from bonelib.cubes.placement import cube_materials
         from bonelib.fe.homogenise_3d import elements_of
         from bonelib.imaging.density import to_vbmd
+        from bonelib.learn.domain import density_quantiles
 
-        ranges = {"vbmd": self.training_range["vbmd"], **self.info.get("domain", {})}
-        words = {"vbmd": ("mean ρ_HA", " mg HA/cm³"), "bv_tv_grey": ("BV/TV (from density)", ""),
-                 "m_z": ("fabric along z (m_z)", "")}
         reasons = []
         for cube in np.asarray(grey):
-            measures = grey_measures(to_vbmd(cube, calibration))
-            found = [f"{words[name][0]} {measures[name]:.3g}{words[name][1]} outside the training range "
-                     f"{low:.3g}–{high:.3g}{words[name][1]}"
-                     for name, (low, high) in ranges.items() if not low <= measures[name] <= high]
+            rho = to_vbmd(cube, calibration)
+            found = self.unlike_training(grey_measures(rho) | density_quantiles(rho))
             try:
                 wraps = elements_of(cube_materials(cube, calibration)[0], "drop")[1]
                 if not wraps.all():
@@ -115,6 +110,4 @@ def load_pretrained(folder: str | Path | None = None) -> CubeEnsemble:
     widths = info.get("widths", network.WIDTHS)
     models = {name: load_weights(network.cube_model(info["side"], widths=widths), folder / f"{name}.npz")
               for name in info.pop("networks")}
-    if (folder / DOMAIN).exists():  # the training cubes' morphometry (written with the interval)
-        info["domain"] = json.loads((folder / DOMAIN).read_text())
-    return CubeEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder))
+    return CubeEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder), domain.read(folder))

@@ -50,6 +50,22 @@ def voxel_size(header: float | None, given: float | None, source: object) -> flo
     return float(chosen)
 
 
+def coarser_than_network(voxel_size_mm: float) -> str | None:
+    """Why a scan coarser than the networks' 82 µm grid lies outside what they learnt (None when
+    it is not coarser): resampling spreads each voxel over several but cannot restore the
+    trabeculae it blurred, which are about one 82 µm voxel thick.
+
+    >>> coarser_than_network(0.082) is None, coarser_than_network(0.0607) is None
+    (True, True)
+    >>> coarser_than_network(0.3)
+    'voxels of 300 µm, coarser than the 82 µm the networks learnt: resampling cannot restore the trabeculae they blur'
+    """
+    if voxel_size_mm <= VOXEL_SIZE_MM * (1 + SAME_GRID):
+        return None
+    return (f"voxels of {voxel_size_mm * 1000:.0f} µm, coarser than the {VOXEL_SIZE_MM * 1000:.0f} µm the networks "
+            "learnt: resampling cannot restore the trabeculae they blur")
+
+
 def to_network_grid(density: NDArray, voxel_size_mm: float, modality: str = "auto") -> tuple[NDArray, list[str]]:
     """Density (mg HA/cm³) of a scan at ``voxel_size_mm`` on the networks' 82 µm grid, and what was done.
 

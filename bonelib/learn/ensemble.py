@@ -15,7 +15,7 @@ mean of their E_z); their files are written and read by :mod:`bonelib.learn.weig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,12 +39,24 @@ class Ensemble:
     interval : RelativeInterval or None
         Its conformal interval (``interval.json`` beside the index,
         :mod:`bonelib.learn.conformal`), None when it has none.
+    domain : dict
+        Measure → [low, high] over its training inputs (``domain.json`` beside the index,
+        :mod:`bonelib.learn.domain`: the grey-value histogram's quantiles, and more), empty when
+        it has none.
     """
 
     models: dict
     training_range: dict | None
     info: dict
     interval: RelativeInterval | None = None
+    domain: dict = field(default_factory=dict)
+
+    def unlike_training(self, measures: dict[str, float]) -> list[str]:
+        """Each of an input's ``measures`` outside the range of the training inputs (the training
+        range and the :attr:`domain`), in words (:func:`bonelib.learn.domain.outside`)."""
+        from bonelib.learn.domain import outside
+
+        return outside(measures, {**(self.training_range or {}), **self.domain})
 
     def __len__(self) -> int:
         return len(self.models)

@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from bonelib._files import write_json
 from bonelib.constants import VOXEL_SIZE_MM
 from bonelib.imaging.density import Calibration
+from bonelib.learn import domain
 from bonelib.learn.conformal import RelativeInterval
 from bonelib.learn.ensemble import Ensemble
 from bonelib.learn.weights import load_weights, read_index, save_weights
@@ -70,12 +71,12 @@ class SliceEnsemble(Ensemble):
     ``vbmd`` (mg HA/cm³) and ``bv_tv`` (-), None when unknown (a single model of
     ``bonelib train``: then only percolation is checked)."""
 
-    def resized(self, shape: tuple[int, int]) -> "SliceEnsemble":
+    def resized(self, shape: tuple[int, int]) -> SliceEnsemble:
         """The same networks rebuilt for periodic images of another size (rows, cols)
         (:func:`bonelib.slices.network.with_input_shape`: the improved network is fully convolutional)."""
         from bonelib.slices import network as cnn
         models = {name: cnn.with_input_shape(model, (*shape, 1)) for name, model in self.models.items()}
-        return SliceEnsemble(models, self.training_range, self.info)
+        return SliceEnsemble(models, self.training_range, self.info, domain=self.domain)
 
     def inputs(self, grey: ArrayLike, calibration: Calibration) -> NDArray:
         """The networks' input of grey slices (N, 182, 182) (they all take the same kind)."""
@@ -96,11 +97,13 @@ class SliceEnsemble(Ensemble):
               voxel_size_mm: float = VOXEL_SIZE_MM) -> list[list[str]]:
         """Why each slice lies outside what the networks were trained on (an empty list: it does not).
 
-        A slice is flagged when its mean ρ_HA or its BV/TV (as the FE model sees them) lies
-        outside the training range, or when its bone does not wrap around the periodic cell
-        in both directions: the FE label is then set by the marrow, a regime the synthetic
-        training data never shows.
+        A slice is flagged when its mean ρ_HA or its BV/TV (as the FE model sees them), or (with
+        the ensemble's :attr:`domain`) a quantile of its density histogram, lies outside the
+        range of the training slices, or when its bone does not wrap around the periodic cell in
+        both directions: the FE label is then set by the marrow, a regime the synthetic training
+        data never shows.
         """
+        from bonelib.learn.domain import density_quantiles
         from bonelib.morphometry.planar import section_measures
         from bonelib.slices.label import density_map
 
@@ -108,14 +111,8 @@ class SliceEnsemble(Ensemble):
         for image in np.asarray(grey)[..., 0] if np.ndim(grey) == 4 else np.asarray(grey):
             rho = density_map(image, calibration)
             measures = section_measures(rho, voxel_size_mm)
-            found = []
-            for name, value, unit in (("vbmd", float(rho.mean()), " mg HA/cm³"), ("bv_tv", measures["bv_tv"], "")):
-                if self.training_range is None:
-                    break
-                low, high = self.training_range[name]
-                if not low <= value <= high:
-                    found.append(f"{'mean ρ_HA' if name == 'vbmd' else 'BV/TV'} {value:.3g}{unit} outside the "
-                                 f"training range {low:.3g}–{high:.3g}{unit}")
+            found = self.unlike_training({"vbmd": float(rho.mean()), "bv_tv": measures["bv_tv"],
+                                          **density_quantiles(rho)})
             if not (measures["percolates_x"] and measures["percolates_y"]):
                 found.append("bone does not wrap around the cell (the FE label is at the marrow floor)")
             reasons.append(found)
@@ -138,4 +135,4 @@ def load_pretrained(folder: str | Path | None = None) -> SliceEnsemble:
         model = cnn.improved_model(tuple(settings["input_shape"]), mean=settings["mean"],
                                    variance=settings["variance"], kind=settings["kind"])
         models[name] = load_weights(model, folder / f"{name}.npz")
-    return SliceEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder))
+    return SliceEnsemble(models, info.pop("training_range"), info, RelativeInterval.read(folder), domain.read(folder))
