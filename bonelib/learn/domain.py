@@ -19,8 +19,8 @@ training inputs, of measures an input can be checked against:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
