@@ -26,8 +26,10 @@ so a folder with one is complete.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,20 +119,34 @@ def up_to_date(folder: Path, made: dict) -> bool:
     return record.exists() and json.loads(record.read_text())["identity"] == made
 
 
-def _begin(study: str, scale: str, settings: dict, folder: Path, force: bool) -> dict | None:
-    """The study's identity, its folder ready to be written; None when the folder is up to date."""
-    made = identity(study, scale, settings)
-    if not force and up_to_date(folder, made):
-        log(f"{study} ({scale}): up to date")
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "study.json").unlink(missing_ok=True)
-    return made
+def _study(name: str, settings_of: Callable[[str], dict], folder_of: Callable[[str], Path]):
+    """Make ``compute(scale, settings, folder) -> summary`` the study ``name``, run as
+    ``name(scale, force=False) -> folder``: skipped when its folder holds a study of the same
+    identity (:func:`identity`; unless ``force``), else computed into its folder, whose
+    ``study.json`` is removed first and written last (identity, seconds, machine, ``summary``),
+    so that a folder with one is complete."""
 
+    def decorate(compute: Callable[[str, dict, Path], dict]) -> Callable[..., Path]:
+        @functools.wraps(compute, assigned=("__module__", "__name__", "__qualname__", "__doc__"))
+        def run(scale: str, force: bool = False) -> Path:
+            settings, folder = settings_of(scale), folder_of(scale)
+            made = identity(name, scale, settings)
+            if not force and up_to_date(folder, made):
+                log(f"{name} ({scale}): up to date")
+                return folder
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "study.json").unlink(missing_ok=True)
+            began = time.time()
+            summary = compute(scale, settings, folder)
+            write_json(folder / "study.json", {"identity": made, "seconds": round(time.time() - began, 1),
+                                               "machine": machine(), **summary})
+            log(f"{name} ({scale}): done in {time.time() - began:.0f} s")
+            return folder
 
-def _finish(folder: Path, made: dict, began: float, **summary) -> None:
-    write_json(folder / "study.json", {"identity": made, "seconds": round(time.time() - began, 1),
-                                       "machine": machine(), **summary})
+        del run.__wrapped__  # its signature is run's: (scale, force=False)
+        return run
+
+    return decorate
 
 
 def _progress(items, what: str, unit: str = "volume"):
@@ -168,7 +184,8 @@ def chosen_rois(count: int) -> list:
     return [shipped[k] for k in np.linspace(0, len(shipped) - 1, count).round().astype(int)]
 
 
-def real_bone(scale: str, force: bool = False) -> Path:
+@_study("real_bone", lambda scale: config.REAL_BONE[scale], real_bone_folder)
+def real_bone(scale: str, settings: dict, folder: Path) -> dict:
     """The chapter on real bone: realism, morphometry, the 2D route on real sections, the shipped networks."""
     from bonelib import synth
     from bonelib.constants import VOXEL_SIZE_MM
@@ -180,12 +197,6 @@ def real_bone(scale: str, force: bool = False) -> Path:
     from bonelib.slices.sections import cut, fe_bone, section_rows
     from bonelib.synth import realism
 
-    settings = config.REAL_BONE[scale]
-    folder = real_bone_folder(scale)
-    made = _begin("real_bone", scale, settings, folder, force)
-    if made is None:
-        return folder
-    began = time.time()
     rois = chosen_rois(settings["rois"])
     scans = {roi.roi: scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi) for roi in _progress(rois, "scanning ROIs")}
     side = next(iter(scans.values()))[0].shape[0]
@@ -268,13 +279,12 @@ def real_bone(scale: str, force: bool = False) -> Path:
             rows.append({"specimen": r.specimen, "roi": r.roi, "index": index, "E_fe": label(section, calibration).E_eff,
                          "E_pred": float(mean[0]), "spread": float(spread[0]), "warnings": "; ".join(reasons)})
     _write_frame(folder / "shipped_networks.csv", rows)
-    _finish(folder, made, began, side_px=side, specimens=len({r.specimen for r in rois}),
-            rois=[r.roi for r in rois])
-    log(f"real_bone ({scale}): done in {time.time() - began:.0f} s")
-    return folder
+    return {"side_px": side, "specimens": len({r.specimen for r in rois}),
+            "rois": [r.roi for r in rois]}
 
 
-def slice_fe(scale: str, force: bool = False) -> Path:
+@_study("slice_fe", lambda scale: config.SLICE_FE[scale], slice_fe_folder)
+def slice_fe(scale: str, settings: dict, folder: Path) -> dict:
     """The 2D solver checked, on what chapter 3 shows: a homogeneous cell and bone–marrow
     laminates against their exact stiffness (``laminates.csv``), a slice of the synthetic cohort
     under periodic shifts, turns and flips (``symmetries.csv``), its Voigt and Reuss bounds
@@ -289,12 +299,6 @@ def slice_fe(scale: str, force: bool = False) -> Path:
     from bonelib.imaging.density import MARROW_MODULUS, MARROW_POISSON, material_maps
     from bonelib.slices.label import density_map, label
 
-    settings = config.SLICE_FE[scale]
-    folder = slice_fe_folder(scale)
-    made = _begin("slice_fe", scale, settings, folder, force)
-    if made is None:
-        return folder
-    began = time.time()
     tissue, nu_tissue, layers = 12_000.0, 0.3, settings["layers"]
     homogeneous = homogenise(np.full((16, 16), tissue), np.full((16, 16), nu_tissue)).C
     records = []
@@ -329,13 +333,12 @@ def slice_fe(scale: str, force: bool = False) -> Path:
     with atomic_path(folder / "fields.npz") as temporary, open(temporary, "wb") as handle:
         np.savez_compressed(handle, von_mises=fields.von_mises.astype(np.float32),
                             strain_energy_density=fields.strain_energy_density.astype(np.float32))
-    _finish(folder, made, began, homogeneous_error=float(np.abs(homogeneous - isotropic(tissue, nu_tissue)).max() / tissue),
-            solver=available(2)[0], side_px=len(E))
-    log(f"slice_fe ({scale}): in {time.time() - began:.0f} s")
-    return folder
+    return {"homogeneous_error": float(np.abs(homogeneous - isotropic(tissue, nu_tissue)).max() / tissue),
+            "solver": available(2)[0], "side_px": len(E)}
 
 
-def density_reading(scale: str, force: bool = False) -> Path:
+@_study("density_reading", lambda scale: config.DENSITY_READING[scale], density_reading_folder)
+def density_reading(scale: str, settings: dict, folder: Path) -> dict:
     """Eq. 1's intercept read in mg/cm³ (as printed) or in g/cm³ (as in the relation it cites):
     the bone fraction (ρ_ash ≥ 400 mg/cm³) and the effective modulus of slices of the scale's
     synthetic dataset and of real transverse sections at 82 µm, under both readings
@@ -351,13 +354,6 @@ def density_reading(scale: str, force: bool = False) -> Path:
     from bonelib.slices.dataset import plan_synthetic
     from bonelib.slices.label import density_map
     from bonelib.slices.sections import cut
-
-    settings = config.DENSITY_READING[scale]
-    folder = density_reading_folder(scale)
-    made = _begin("density_reading", scale, settings, folder, force)
-    if made is None:
-        return folder
-    began = time.time()
 
     def row(source: str, specimen: str, index: int, rho_ha: np.ndarray) -> dict:
         out = {"source": source, "specimen": specimen, "index": index}
@@ -379,9 +375,7 @@ def density_reading(scale: str, force: bool = False) -> Path:
         index, section = next(iter(cut(grey, "transverse", 1)))
         records.append(row("real, 82 µm", roi.specimen, int(index), density_map(section, calibration)))
     _write_frame(folder / "slices.csv", records)
-    _finish(folder, made, began, readings=ASH_INTERCEPT_READINGS)
-    log(f"density_reading ({scale}): {len(records)} slices in {time.time() - began:.0f} s")
-    return folder
+    return {"readings": ASH_INTERCEPT_READINGS}
 
 
 def _refusal(arguments: list[str]) -> str:
@@ -414,7 +408,8 @@ def _command(arguments: list[str]) -> dict:
     return json.loads(printed.getvalue().strip().splitlines()[-1])
 
 
-def own_scan(scale: str, force: bool = False) -> Path:
+@_study("own_scan", lambda scale: config.OWN_SCAN[scale], own_scan_folder)
+def own_scan(scale: str, settings: dict, folder: Path) -> dict:
     """The own-scan chapter: a shipped real ROI, scanned to an HR-pQCT-like grey volume and
     written as NRRD with its voxel size, run through the ``bonelib`` command line as a user
     would: ``info``, the 2D route on every transverse slice, the 3D route on its cubes (with
@@ -433,12 +428,6 @@ def own_scan(scale: str, force: bool = False) -> Path:
     from bonelib.fe.homogenise_3d import elements_of
     from bonelib.imaging import scanner
 
-    settings = config.OWN_SCAN[scale]
-    folder = own_scan_folder(scale)
-    made = _begin("own_scan", scale, settings, folder, force)
-    if made is None:
-        return folder
-    began = time.time()
     roi = chosen_rois(1)[0]
     grey, calibration = scanner.scan(roi.bone, roi.voxel_size_mm, seed=roi.roi)
     grey = np.round(grey).astype(np.int16)
@@ -505,18 +494,16 @@ def own_scan(scale: str, force: bool = False) -> Path:
                     "fe_seconds": fe[k]["seconds"]}
         rows.append(row)
     _write_frame(folder / "cubes.csv", rows)
-    _finish(folder, made, began, roi={"specimen": roi.specimen, "roi": roi.roi, "voxel_size_mm": roi.voxel_size_mm},
-            calibration=[calibration.slope, calibration.intercept], info=info,
-            seconds_2d=slices["seconds"], seconds_3d=cubes["seconds"], networks_2d=slices["networks"],
-            networks_3d=cubes["networks"], level=cubes["level"], volume=cubes["volume"],
-            whole=whole and {key: whole[key] for key in ("E_platens_axis0", "E_bonded_platens_axis0", "platen_dofs",
+    return {"roi": {"specimen": roi.specimen, "roi": roi.roi, "voxel_size_mm": roi.voxel_size_mm},
+            "calibration": [calibration.slope, calibration.intercept], "info": info,
+            "seconds_2d": slices["seconds"], "seconds_3d": cubes["seconds"], "networks_2d": slices["networks"],
+            "networks_3d": cubes["networks"], "level": cubes["level"], "volume": cubes["volume"],
+            "whole": whole and {key: whole[key] for key in ("E_platens_axis0", "E_bonded_platens_axis0", "platen_dofs",
                                                          "solver", "seconds", "size_mm")},
-            refusal=refusal.replace(str(Path(work)) + "/", ""),
-            micro_ct={"voxel_size_mm": roi.voxel_size_mm, "grid": resampled["grid"], "cubes": len(resampled["E_z"]),
+            "refusal": refusal.replace(str(Path(work)) + "/", ""),
+            "micro_ct": {"voxel_size_mm": roi.voxel_size_mm, "grid": resampled["grid"], "cubes": len(resampled["E_z"]),
                       "volume": resampled["volume"]},
-            miscalibrated=_misread_summary(cubes, misread))
-    log(f"own_scan ({scale}): {len(rows)} cubes, {len(fe)} with FE, in {time.time() - began:.0f} s")
-    return folder
+            "miscalibrated": _misread_summary(cubes, misread)}
 
 
 def _misread_summary(cubes: dict, misread: dict) -> dict:
@@ -572,19 +559,14 @@ def measure_platen_test(size: int, solver: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def solver_scaling(scale: str, force: bool = False) -> Path:
+@_study("solver_scaling", lambda scale: config.SOLVER_SCALING[scale], solver_scaling_folder)
+def solver_scaling(scale: str, settings: dict, folder: Path) -> dict:
     """Time and memory of each installed 3D solver (and ParOSol, where installed) against the
     problem's size: bonded platen tests of growing central cubes of a shipped ROI
     (:func:`measure_platen_test`), the sizes of :data:`bonebook.config.SOLVER_SCALING`."""
     from bonelib.fe import parosol
     from bonelib.fe.solvers import available
 
-    settings = config.SOLVER_SCALING[scale]
-    folder = solver_scaling_folder(scale)
-    made = _begin("solver_scaling", scale, settings, folder, force)
-    if made is None:
-        return folder
-    began = time.time()
     installed = available(3)
     try:
         parosol.interpreter()
@@ -596,9 +578,7 @@ def solver_scaling(scale: str, force: bool = False) -> Path:
     for solver, size in _progress(runs, "platen tests"):
         records.append({"solver": solver, "size": size} | measure_platen_test(size, solver))
     _write_frame(folder / "runs.csv", records)
-    _finish(folder, made, began, installed=installed, absent=sorted(set(settings) - set(installed)))
-    log(f"solver_scaling ({scale}): {len(records)} runs in {time.time() - began:.0f} s")
-    return folder
+    return {"installed": installed, "absent": sorted(set(settings) - set(installed))}
 
 
 def _verification(rng: np.random.Generator) -> list[dict]:
@@ -667,7 +647,8 @@ def _law_transfer(cubes_csv: Path) -> dict:
     return {"bands": bands, "laws": laws, "counts": counts}
 
 
-def cube_fe(scale: str, force: bool = False) -> Path:
+@_study("cube_fe", lambda scale: {"rois": config.REAL_BONE[scale]["rois"], "side": CUBE_SIDE}, cube_fe_folder)
+def cube_fe(scale: str, settings: dict, folder: Path) -> dict:
     """The chapter "Beyond 2D": load paths, verification, real-cube moduli, marrow, stress, laws, cost."""
     from bonelib.constants import VOXEL_SIZE_MM
     from bonelib.cubes import dataset as cube_dataset
@@ -677,12 +658,6 @@ def cube_fe(scale: str, force: bool = False) -> Path:
     from bonelib.imaging import scanner
     from bonelib.morphometry.connectivity import percolation
 
-    settings = {"rois": config.REAL_BONE[scale]["rois"], "side": CUBE_SIDE}
-    folder = cube_fe_folder(scale)
-    made = _begin("cube_fe", scale, settings, folder, force)
-    if made is None:
-        return folder
-    began = time.time()
     rois = chosen_rois(settings["rois"])
     # The real bone on the HR-pQCT grid: the micro-CT segmentation averaged over 82 µm voxels
     # (the scanner model's partial volume), bone where the fraction is at least one half.
@@ -741,9 +716,7 @@ def cube_fe(scale: str, force: bool = False) -> Path:
     cost = {"side": ensemble.side, "networks": len(ensemble.models), "fe_label_seconds": time.perf_counter() - start,
             "network_seconds_per_cube": network_seconds}
     write_json(folder / "results.json", {"marrow": marrow, "laws": laws, "cost": cost, "solvers": _solvers()})
-    _finish(folder, made, began, specimens=len({r.specimen for r in rois}), rois=[r.roi for r in rois])
-    log(f"cube_fe ({scale}): done in {time.time() - began:.0f} s")
-    return folder
+    return {"specimens": len({r.specimen for r in rois}), "rois": [r.roi for r in rois]}
 
 
 def _solvers() -> list[str]:
