@@ -113,25 +113,32 @@ def better(metric: str, ours: float, theirs: float) -> bool:
 
 def scale_counts(scale: str) -> dict[str, int]:
     """How much data stands behind a scale's results: the 2D dataset's ``slices`` and ``donors``
-    (``samples.csv``), and the 3D dataset's ``real_rois``, ``synthetic_vertebrae`` and ``cubes``
-    (``cubes3d/cubes.csv``, the tiles)."""
+    (``samples.csv``), and the 3D dataset's tiles (``cubes3d/cubes.csv``): ``real_cubes`` of
+    ``real_rois`` from ``specimens``, ``labelled`` of them (bone that wraps, in the cancellous
+    range), and ``synthetic_cubes`` of ``synthetic_vertebrae``."""
     snapshot = config.artefacts(scale).snapshot
     with open(snapshot / "samples.csv", newline="") as handle:
         donors = [row["donor"] for row in csv.DictReader(handle)]
     with open(snapshot / "cubes3d" / "cubes.csv", newline="") as handle:
-        cubes = [(row["source"], row["volume"]) for row in csv.DictReader(handle)]
-    return {"slices": len(donors), "donors": len(set(donors)), "cubes": len(cubes),
-            "real_rois": len({v for s, v in cubes if s == "real"}),
-            "synthetic_vertebrae": len({v for s, v in cubes if s == "synthetic"})}
+        cubes = list(csv.DictReader(handle))
+    real = [row for row in cubes if row["source"] == "real"]
+    labelled = [row for row in real if row["wraps"] == "True" and row["cancellous"] == "True"
+                and float(row["E_z"] or "nan") > 0]
+    return {"slices": len(donors), "donors": len(set(donors)), "real_cubes": len(real),
+            "real_rois": len({row["volume"] for row in real}), "specimens": len({row["specimen"] for row in real}),
+            "labelled": len(labelled), "synthetic_cubes": len(cubes) - len(real),
+            "synthetic_vertebrae": len({row["volume"] for row in cubes if row["source"] == "synthetic"})}
 
 
-def scale_sentence(scale: str) -> str:
-    """One sentence that says which results a page shows: the committed paper-scale snapshot, or
-    a small run of the whole pipeline, with the data behind each route."""
-    counts = scale_counts(scale)
-    data = (f"2D: {counts['slices']:,} slices of {counts['donors']} synthetic donors; 3D: {counts['cubes']:,} cubes "
-            f"of {counts['real_rois']} real ROIs and {counts['synthetic_vertebrae']} synthetic vertebrae")
+def scale_sentence(scale: str, shows: str = "") -> str:
+    """What a page shows: the committed paper-scale snapshot, or a small run of the whole
+    pipeline, with the data behind each route; ``shows`` says what this page itself shows."""
+    c = scale_counts(scale)
+    data = (f"2D: {c['slices']:,} slices of {c['donors']} synthetic donors; 3D: {c['real_cubes']:,} cubes of "
+            f"{c['real_rois']} real ROIs of {c['specimens']} specimens ({c['labelled']:,} with an FE label) and "
+            f"{c['synthetic_cubes']:,} of {c['synthetic_vertebrae']} synthetic vertebrae")
+    page = f" This page shows {shows}." if shows else ""
     if scale == "paper":
-        return f"Paper scale: this page shows the committed paper-scale results ({data})."
-    return (f"{scale} scale: this page shows a small run of the whole pipeline, made to test that it works "
-            f"({data}); its numbers are not the paper-scale results.")
+        return f"Paper scale: the committed paper-scale results ({data}).{page}"
+    return (f"{scale} scale: a small run of the whole pipeline, made to test that it works ({data}); its numbers "
+            f"are not the paper-scale results.{page}")

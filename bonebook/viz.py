@@ -105,7 +105,8 @@ def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
     stale = [key for key, value in current_code.items() if provenance["code"].get(key) != value]
     note = (f"Results made {escape(provenance['made'])} from commit {escape(provenance['git_revision'][:10])}"
             f"{' (with uncommitted changes)' if provenance.get('uncommitted_bonelib_changes') else ''}. "
-            f"Wall time of each step of the pipeline, {timing}.")
+            f"Wall time of each step of the pipeline, {timing}; a network trained on another machine (a GPU) "
+            "records its own, shown in the chapter on the CNN.")
     if stale:
         note += (f' <span style="color:#c00;font-weight:bold">These results were made by other code than the '
                  f"code of this book ({escape(', '.join(stale))} code changed since): run "
@@ -113,10 +114,11 @@ def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
     return HTML(f'<p id="provenance">{note}</p>')
 
 
-def scale_note(scale: str) -> None:
-    """Display, at the top of a page, which scale's results it shows (:func:`bonebook.findings.scale_sentence`)."""
+def scale_note(scale: str, shows: str = "") -> None:
+    """Display, at the top of a page, which scale's results it shows and (``shows``) what the
+    page itself shows (:func:`bonebook.findings.scale_sentence`)."""
     from html import escape
 
     from bonebook.findings import scale_sentence
 
-    display(HTML(f'<p id="scale-note" class="scale-note"><em>{escape(scale_sentence(scale))}</em></p>'))
+    display(HTML(f'<p id="scale-note" class="scale-note"><em>{escape(scale_sentence(scale, shows))}</em></p>'))
