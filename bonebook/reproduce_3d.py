@@ -3,6 +3,7 @@
 ``python -m bonebook.reproduce_3d --scale paper`` labels the 115 shell-free real ROIs of the
 collection (fetched once: ``--cache``) and the realistic cohort's vertebrae into cubes
 (``artefacts/<scale>/cubes3d``, about 45 min on 2 cores), then
+(with ``CUBES_3D["beside"]`` also the cubes beside the tiles, labelled for the next training), then
 trains the 3D network (on the tiles and, with ``CUBES_3D["between"]``, the cubes between them of
 the training specimens) and fits the laws once per fold of real specimens and writes the
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
@@ -50,18 +51,39 @@ def models(scale: str) -> Path:
 
 
 def build(scale: str, workers: int, cache: str | None, scheduler: str | None = None) -> Path:
-    """Label the scale's volumes into cubes; copy ``cubes.csv`` to the results."""
+    """Label the scale's volumes into cubes (the tiles, and the kinds of cube the settings ask
+    for); copy their tables to the results. Cubes that a committed table of this label version
+    already holds are regenerated from their volume's seed instead of solved again."""
     from bonelib.cubes import dataset as cube_dataset
     settings = config.CUBES_3D[scale]
     selection = cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"], seed=config.SEED,
                                      subset=settings["subset"], cache=cache)
     table = cube_dataset.build(config.artefacts(scale).root / "cubes3d", selection, workers=workers,
-                               between=settings["between"], scheduler=scheduler)
+                               kinds=kinds(scale), scheduler=scheduler, labelled=labelled(scale))
     results(scale).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(table, results(scale) / "cubes.csv")
-    if settings["between"]:
-        shutil.copyfile(table.parent / "between.csv", results(scale) / "between.csv")
+    for kind in kinds(scale):
+        shutil.copyfile(table.parent / cube_dataset.STORED[kind][1], results(scale) / cube_dataset.STORED[kind][1])
     return table
+
+
+def kinds(scale: str) -> tuple[str, ...]:
+    """The kinds of cube a scale's dataset holds (:data:`bonelib.cubes.placement.KINDS`): the tiles,
+    and the cubes between them and beside them where the settings ask for them."""
+    settings = config.CUBES_3D[scale]
+    return ("tiles", *(kind for kind in ("between", "beside") if settings[kind]))
+
+
+def labelled(scale: str) -> dict[str, list[dict]]:
+    """The labelled cubes of the scale's results (kind → rows), where a label version that is this
+    code's made them (``provenance.json``): what the build need not solve again."""
+    import json
+
+    from bonelib.cubes import dataset as cube_dataset
+    provenance = results(scale) / "provenance.json"
+    if not provenance.exists() or json.loads(provenance.read_text())["code"].get("cube_labels") != versions.CUBE_LABELS:
+        return {}
+    tables = {kind: results(scale) / cube_dataset.STORED[kind][1] for kind in kinds(scale)}
+    return {kind: cube_dataset.typed_rows(path) for kind, path in tables.items() if path.exists()}
 
 
 def evaluate(scale: str) -> Path:
@@ -71,7 +93,7 @@ def evaluate(scale: str) -> Path:
     settings = config.CUBES_3D[scale]
     folder = config.artefacts(scale).root / "cubes3d"
     grey, rows = cube_dataset.load(folder)
-    between = cube_dataset.load(folder, between=True) if settings["between"] else None
+    between = cube_dataset.load(folder, "between") if settings["between"] else None
     return cube_evaluation.leave_specimens_out(results(scale), grey, rows, n_folds=settings["folds"],
                                                epochs=settings["epochs"], seed=config.SEED,
                                                sources=settings["sources"], base=settings["base"],
@@ -92,6 +114,12 @@ def interval(scale: str) -> Path:
     return results(scale) / "interval.json"
 
 
+def learnt_from(scale: str) -> tuple[str, ...]:
+    """The kinds of cube the scale's networks learn from: the tiles and the cubes between them
+    (the cubes beside the tiles are labelled for the next training, not learnt from yet)."""
+    return ("tiles", "between") if config.CUBES_3D[scale]["between"] else ("tiles",)
+
+
 def domain(scale: str, cache: str | None) -> Path:
     """``domain.json`` beside the 3D ensemble (:mod:`bonelib.learn.domain`): the ranges of BV/TV,
     fabric along z and the density histogram's quantiles over the cubes its networks learnt from
@@ -108,19 +136,17 @@ def domain(scale: str, cache: str | None) -> Path:
     from bonelib.learn import domain as training_domain
 
     settings = config.CUBES_3D[scale]
-    tables = {False: studies.read_table(results(scale) / "cubes.csv")}
-    if settings["between"]:
-        tables[True] = studies.read_table(results(scale) / "between.csv")
-    chosen = {between: table[usable(table.to_dict("records")) & table.source.isin(settings["sources"])]
-              for between, table in tables.items()}
+    tables = {kind: studies.read_table(results(scale) / cube_dataset.STORED[kind][1]) for kind in kinds(scale)}
+    chosen = {kind: table[usable(table.to_dict("records")) & table.source.isin(settings["sources"])]
+              for kind, table in tables.items() if kind in learnt_from(scale)}
     names = sorted(set().union(*(set(table.volume) for table in chosen.values())))
     volumes = {v.name: v for v in cube_dataset.volumes(real=settings["real"], synthetic=settings["synthetic"],
                                                         seed=config.SEED, subset=settings["subset"], cache=cache)}
     measures = []
     for name in tqdm(names, desc="training cubes regenerated", unit="volume"):
         grey, calibration, bone = cube_dataset.scanned(volumes[name])
-        for between, table in chosen.items():
-            cubes = place_cubes(bone, cube_dataset.SIDE, between)
+        for kind, table in chosen.items():
+            cubes = place_cubes(bone, cube_dataset.SIDE, kind)
             for row in table[table.volume == name].itertuples():
                 rho = to_vbmd(cubes[row.cube].of(grey), calibration)
                 if not np.isclose(rho.mean(), row.vbmd, rtol=1e-9):
@@ -151,7 +177,8 @@ def _key(scale: str, step: str) -> str:
     code = {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK}
     if step == "build":
         return pipeline.step_key(STEP_VERSIONS[step], {"cube_labels": versions.CUBE_LABELS},
-                                 (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"]),
+                                 (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"],
+                                  chosen["beside"]),
                                  [config.artefacts(scale).root / "cubes3d" / "parameters.json"])
     if step == "interval":
         return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv"])

@@ -89,11 +89,11 @@ def test_a_cube_turned_to_another_axis_is_labelled_by_the_modulus_along_that_axi
 
 
 @pytest.mark.skipif(not (RESULTS / "cubes.csv").exists(), reason="no committed 3D results")
-@pytest.mark.parametrize("between", [False, True], ids=["tiles", "between"])
-def test_a_committed_cube_label_is_recomputed_from_the_code(between):
-    """The first real ROI's cubes (its tiles, or the cubes between them): grey measures and, for
-    one wrapping cube, the whole FE label."""
-    table = RESULTS / ("between.csv" if between else "cubes.csv")
+@pytest.mark.parametrize("kind", ["tiles", "between", "beside"])
+def test_a_committed_cube_label_is_recomputed_from_the_code(kind):
+    """The first real ROI's cubes (its tiles, or the cubes between or beside them): grey measures
+    and, for one wrapping cube, the whole FE label."""
+    table = RESULTS / cube_dataset.STORED[kind][1]
     if not table.exists():
         pytest.skip("no committed 3D labels")
     with open(table, newline="") as handle:
@@ -105,7 +105,7 @@ def test_a_committed_cube_label_is_recomputed_from_the_code(between):
     bone = resample(micro, voxel_size_mm) >= 0.5
     from bonelib.cubes.placement import place_cubes
 
-    cubes = place_cubes(bone, cube_dataset.SIDE, between)
+    cubes = place_cubes(bone, cube_dataset.SIDE, kind)
     assert len(cubes) == len(rows)
     for cube, row in zip(cubes, rows):
         measures = cube_dataset.grey_measures(calibration.slope * cube.of(grey) + calibration.intercept)
@@ -150,6 +150,22 @@ def test_the_cubes_between_the_tiles_are_mostly_new_bone():
     assert sorted(sum(shared(a, b) > 0 for b in tiles) for a in between) == [4] * 6 + [8]
     assert between_origins((124, 124, 60), side) == [(37, 37, 5)]  # one tile thick: one cube between
     assert between_origins((60, 60, 60), side) == []
+
+
+def test_tiles_between_and_beside_make_every_position_of_the_half_side_lattice():
+    from bonelib.cubes.placement import beside_origins, between_origins, tile_origins
+
+    shape, side = (124, 124, 124), 50
+    positions = [tile_origins(shape, side), between_origins(shape, side), beside_origins(shape, side)]
+    every = [origin for kind in positions for origin in kind]
+    assert [len(kind) for kind in positions] == [8, 7, 12] and len(set(every)) == 27 == 3 ** 3
+    tiles = positions[0]
+
+    def shared(a, b):
+        return np.prod([max(0, side - abs(x - y)) for x, y in zip(a, b)]) / side**3
+
+    # a cube beside the tiles shares half of itself with each of two tiles
+    assert all(sorted(shared(a, b) for b in tiles)[-2:] == [0.5, 0.5] for a in positions[2])
 
 
 def fake_dataset(side: int = 16):
@@ -273,18 +289,20 @@ def test_the_rows_of_a_built_dataset_read_alone_match_the_full_load(tmp_path):
 
     grey, rows = fake_dataset()
     names = ["v0", "v1"]
-    for kind in ("volumes", "between"):
-        (tmp_path / kind).mkdir()
+    for folder in ("volumes", "between"):
+        (tmp_path / folder).mkdir()
         for name, part in zip(names, (slice(0, 4), slice(4, None))):
-            np.savez_compressed(tmp_path / kind / f"{name}.npz", grey=grey[part], rows=np.array(json.dumps(rows[part])))
+            np.savez_compressed(tmp_path / folder / f"{name}.npz", grey=grey[part], rows=np.array(json.dumps(rows[part])))
     (tmp_path / "parameters.json").write_text(json.dumps({"volumes": names, "between": names[::-1]}))
     loaded, loaded_rows = cube_dataset.load(tmp_path)
     np.testing.assert_array_equal(loaded, grey)
     assert cube_dataset.load_rows(tmp_path) == loaded_rows == rows
-    assert cube_dataset.load_rows(tmp_path, between=True) == rows[4:] + rows[:4]
+    assert cube_dataset.load_rows(tmp_path, "between") == rows[4:] + rows[:4]
     (tmp_path / "parameters.json").write_text(json.dumps({"volumes": names, "between": []}))
     with pytest.raises(ValueError, match="between"):
-        cube_dataset.load_rows(tmp_path, between=True)
+        cube_dataset.load_rows(tmp_path, "between")
+    with pytest.raises(ValueError, match="kind"):
+        cube_dataset.load_rows(tmp_path, "corners")
 
 
 def test_the_network_widths_are_recorded_loaded_and_retrain_the_folds_when_changed(tmp_path):
@@ -354,10 +372,39 @@ def test_the_shipped_3d_ensemble_says_why_a_cube_is_unlike_its_training_cubes():
 def test_the_shipped_3d_domain_is_that_of_the_training_cubes():
     import json
 
+    import pandas as pd
+
     from bonebook import config, studies
 
     folder = config.artefacts("paper").snapshot / "cubes3d"
-    held_out = studies.read_table(folder / "predictions.csv")
-    cubes = studies.read_table(folder / "cubes.csv").merge(held_out[["volume", "cube"]], on=["volume", "cube"])
+    tables = [studies.read_table(folder / name) for name in ("cubes.csv", "between.csv")]
+    learnt = pd.concat([t[cube_evaluation.usable(t.to_dict("records")) & (t.source == "real")] for t in tables])
+    assert len(learnt) > len(studies.read_table(folder / "predictions.csv"))  # the cubes between tiles too
     domain = json.loads((config.artefacts("paper").models_3d / "domain.json").read_text())
-    assert domain == {name: [cubes[name].min(), cubes[name].max()] for name in ("bv_tv_grey", "m_z")}
+    assert {name: domain[name] for name in ("bv_tv_grey", "m_z")} == {
+        name: [learnt[name].min(), learnt[name].max()] for name in ("bv_tv_grey", "m_z")}
+
+
+@pytest.mark.skipif(not (RESULTS / "cubes.csv").exists(), reason="no committed 3D results")
+def test_a_labelled_volume_is_regenerated_from_its_seed_and_its_table_written_again_byte_for_byte(tmp_path):
+    """The build need not solve a committed label again: the grey cubes come back from the seed,
+    the rows from the table, and the table they make is the committed one."""
+    import json
+
+    from bonelib._files import write_csv
+
+    volume = cube_dataset.volumes(real=1, synthetic=0)[0]
+    committed = (RESULTS / "cubes.csv").read_text().splitlines()
+    rows = [row for row in cube_dataset.typed_rows(RESULTS / "cubes.csv") if row["volume"] == volume.name]
+    (tmp_path / "volumes").mkdir()
+    path = cube_dataset.write_volume(volume, tmp_path / "volumes", labelled=rows)
+    grey, stored = cube_dataset.load_volume(path)
+    assert json.dumps(stored) == json.dumps(rows)  # (NaN moduli where the bone does not wrap)
+    assert grey.shape == (len(rows), cube_dataset.SIDE, cube_dataset.SIDE, cube_dataset.SIDE)
+    write_csv(tmp_path / "cubes.csv", stored)
+    written = (tmp_path / "cubes.csv").read_text().splitlines()
+    assert written[0] == committed[0] and set(written[1:]) <= set(committed[1:])
+    wrong = [dict(row, vbmd=row["vbmd"] + 1.0) for row in rows]
+    with pytest.raises(ValueError, match="another density"):
+        cube_dataset.write_volume(volume, tmp_path, labelled=wrong)
+    assert not (tmp_path / f"{volume.name}.npz").exists()

@@ -41,7 +41,7 @@ def test_the_cube_build_runs_its_volumes_on_the_scheduler_it_is_given(tmp_path, 
     seen = {}
     monkeypatch.setattr(cube_dataset, "run_tasks", lambda function, tasks, **options: seen.update(
         function=function, tasks=tasks, **options))
-    monkeypatch.setattr(cube_dataset, "load_rows", lambda out, between=False: [{"volume": "v"}])
+    monkeypatch.setattr(cube_dataset, "load_rows", lambda out, kind="tiles": [{"volume": "v"}])
     selection = cube_dataset.volumes(real=2, synthetic=0)
     cube_dataset.build(tmp_path, selection, scheduler="tcp://somewhere:8786", progress=False)
     assert seen["function"] is cube_dataset.write_volume and seen["scheduler"] == "tcp://somewhere:8786"

@@ -178,9 +178,10 @@ def scanned(volume: Volume):
     return grey, calibration, resample(micro, voxel_size_mm) >= 0.5
 
 
-def label_volume(volume: Volume, side: int = SIDE, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
-    """Scan one volume, cut it into cubes (its tiles, or with ``between`` the cubes between
-    them: :func:`bonelib.cubes.placement.place_cubes`) and label each.
+def label_volume(volume: Volume, side: int = SIDE, kind: str = "tiles") -> tuple[NDArray[np.int16], list[dict]]:
+    """Scan one volume, cut it into cubes of one of :data:`bonelib.cubes.placement.KINDS` (its
+    tiles, or the cubes half a side from them: :func:`bonelib.cubes.placement.place_cubes`) and
+    label each.
 
     Returns
     -------
@@ -194,7 +195,7 @@ def label_volume(volume: Volume, side: int = SIDE, between: bool = False) -> tup
     from bonelib.imaging.density import to_vbmd
 
     grey, calibration, bone = scanned(volume)
-    cubes, rows = place_cubes(bone, side, between), []
+    cubes, rows = place_cubes(bone, side, kind), []
     for index, cube in enumerate(cubes):
         rows.append({"volume": volume.name, "source": volume.source, "specimen": volume.specimen, "cube": index,
                      "origin": "-".join(map(str, cube.origin)), "cancellous": cube.cancellous}
@@ -203,31 +204,79 @@ def label_volume(volume: Volume, side: int = SIDE, between: bool = False) -> tup
     return np.stack([cube.of(grey) for cube in cubes]), rows
 
 
-def write_volume(volume: Volume, folder: str | Path, side: int = SIDE, between: bool = False) -> Path:
+def write_volume(volume: Volume, folder: str | Path, side: int = SIDE, kind: str = "tiles",
+                 labelled: Sequence[dict] | None = None) -> Path:
     """Label one volume (:func:`label_volume`) into ``folder/<name>.npz`` (grey cubes and the
-    rows as JSON), atomically; skip it when the file exists."""
+    rows as JSON), atomically; skip it when the file exists.
+
+    With ``labelled``, the volume's rows of a table this label version wrote before (``cubes.csv``
+    of a committed snapshot, read back by :func:`typed_rows`), its grey cubes are regenerated from
+    its seed (:func:`scanned`) and its rows reused instead of solved again; each regenerated cube
+    must give its row's mean density, else nothing is written."""
     import json
 
     target = Path(folder) / f"{volume.name}.npz"
-    if not target.exists():
-        grey, rows = label_volume(volume, side, between)
-        with atomic_path(target) as temporary:
-            np.savez_compressed(temporary, grey=grey, rows=np.array(json.dumps(rows)))
+    if target.exists():
+        return target
+    if labelled is None:
+        grey, rows = label_volume(volume, side, kind)
+    else:
+        from bonelib.cubes.placement import place_cubes
+        from bonelib.imaging.density import to_vbmd
+
+        scan, calibration, bone = scanned(volume)
+        cubes = place_cubes(bone, side, kind)
+        rows = list(labelled)
+        if [row["cube"] for row in rows] != list(range(len(cubes))):
+            raise ValueError(f"{volume.name}: the labelled rows are not its {len(cubes)} {kind} cubes")
+        grey = np.stack([cube.of(scan) for cube in cubes])
+        for cube, row in zip(grey, rows):
+            if not np.isclose(to_vbmd(cube, calibration).mean(), row["vbmd"], rtol=1e-9):
+                raise ValueError(f"{volume.name} cube {row['cube']}: regenerated with another density than labelled")
+    with atomic_path(target) as temporary:
+        np.savez_compressed(temporary, grey=grey, rows=np.array(json.dumps(rows)))
     return target
 
 
+#: Each kind of cube (:data:`bonelib.cubes.placement.KINDS`): its folder of volume files and its table.
+STORED = {"tiles": ("volumes", "cubes.csv"), "between": ("between", "between.csv"), "beside": ("beside", "beside.csv")}
+#: Text columns of a table of labelled cubes (the others hold booleans, integers and floats).
+TEXT_COLUMNS = ("volume", "source", "specimen", "origin")
+
+
+def typed_rows(path: str | Path) -> list[dict]:
+    """The rows of a table of labelled cubes (``cubes.csv``) as :func:`label_volume` made them:
+    text, booleans, the cube's index and numbers, so that writing them again gives the same file."""
+    import csv
+
+    def typed(name: str, value: str):
+        if name in TEXT_COLUMNS:
+            return value
+        if value in ("True", "False"):
+            return value == "True"
+        # an integer was written without a point; a float's repr always has one (or e, nan, inf)
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+
+    with open(path, newline="") as handle:
+        return [{name: typed(name, value) for name, value in row.items()} for row in csv.DictReader(handle)]
+
+
 def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: int = SIDE,
-          progress: bool = True, between: bool = False, scheduler: str | None = None) -> Path:
-    """Build (or resume) a 3D dataset in ``out``: one file per volume in ``volumes/``, then
-    ``cubes.csv``; with ``between``, also the cubes between the tiles of each real volume in
-    ``between/`` and their ``between.csv`` (more training cubes of the real specimens).
+          progress: bool = True, kinds: Sequence[str] = ("tiles",), scheduler: str | None = None,
+          labelled: dict[str, Sequence[dict]] | None = None) -> Path:
+    """Build (or resume) a 3D dataset in ``out``: the tiles of every volume, one file per volume in
+    ``volumes/``, then ``cubes.csv``; each further kind of ``kinds`` (``between``, ``beside``:
+    :data:`bonelib.cubes.placement.KINDS`), cut from each real volume, in its own folder and table
+    (:data:`STORED`): more training cubes of the real specimens.
 
     Volumes run as the 2D build's vertebrae do (:func:`bonelib.tasks.run_tasks`): on a Dask
     distributed ``scheduler`` (``tcp://host:8786``, whose workers see ``out``), else on a local
     cluster of ``workers`` one-thread processes, or in this process with ``workers=1``; those
     already written are skipped, so a stopped build resumes. A folder labelled by
     another cube label version (:data:`bonelib.versions.CUBE_LABELS`) is refused. Each cube's direct solve
-    takes about 1–10 s and up to 1.6 GB at 50³ (``benchmarks/bench_fe3d.py``).
+    takes about 1–10 s and up to 1.6 GB at 50³ (``benchmarks/bench_fe3d.py``). ``labelled``: kind →
+    rows of a table this label version wrote before (:func:`typed_rows`); a volume whose cubes it
+    holds is regenerated from its seed instead of solved again (:func:`write_volume`).
 
     Returns
     -------
@@ -238,27 +287,41 @@ def build(out: str | Path, selection: Sequence[Volume], workers: int = 2, side: 
 
     if not selection:
         raise ValueError("no volumes to build")
+    unknown = set(kinds) - set(STORED)
+    if "tiles" not in kinds or unknown:
+        raise ValueError(f"kinds must hold 'tiles' and only {tuple(STORED)}, got {tuple(kinds)}")
     out = Path(out)
     if (out / "parameters.json").exists():
         made_by = json.loads((out / "parameters.json").read_text()).get("label_version")
         if made_by != CUBE_LABELS:
             raise ValueError(f"{out} holds cubes labelled by cube label version {made_by}, this bonelib labels them "
                              f"with version {CUBE_LABELS}: delete it or build into another folder")
-    real = [v for v in selection if v.source == "real"] if between else []
+    real = [v for v in selection if v.source == "real"]
+    chosen = {kind: selection if kind == "tiles" else real for kind in STORED if kind in kinds}
     write_json(out / "parameters.json", {"side": side, "voxel_size_mm": VOXEL_SIZE_MM, "label_version": CUBE_LABELS,
-                                         "volumes": [v.name for v in selection], "between": [v.name for v in real]})
-    todo = [(v, kind) for kind, volumes in (("volumes", selection), ("between", real)) for v in volumes
-            if not (out / kind / f"{v.name}.npz").exists()]
-    for kind in ("volumes", "between"):
-        (out / kind).mkdir(parents=True, exist_ok=True)
+                                         "volumes": [v.name for v in selection],
+                                         **{kind: [v.name for v in real] for kind in chosen if kind != "tiles"}})
+    known = {kind: _by_volume(rows) for kind, rows in (labelled or {}).items()}
+    todo = [(v, out / STORED[kind][0], side, kind, known.get(kind, {}).get(v.name))
+            for kind, volumes in chosen.items() for v in volumes if not (out / STORED[kind][0] / f"{v.name}.npz").exists()]
+    for kind in chosen:
+        (out / STORED[kind][0]).mkdir(parents=True, exist_ok=True)
     if todo:
-        print(f"3D labels: {len(todo)} volume files of {len(selection) + len(real)} to label")
-        run_tasks(write_volume, [(v, out / kind, side, kind == "between") for v, kind in todo],
-                  scheduler="synchronous" if workers == 1 and scheduler is None else scheduler, n_workers=workers,
-                  progress=progress, desc="3D labels", unit="volume")
-    if real:
-        write_csv(out / "between.csv", load_rows(out, between=True))
+        print(f"3D labels: {len(todo)} volume files of {sum(map(len, chosen.values()))} to write, "
+              f"{sum(task[-1] is not None for task in todo)} of them regenerated from their labelled rows")
+        run_tasks(write_volume, todo, scheduler="synchronous" if workers == 1 and scheduler is None else scheduler,
+                  n_workers=workers, progress=progress, desc="3D labels", unit="volume")
+    for kind in chosen:
+        if kind != "tiles":
+            write_csv(out / STORED[kind][1], load_rows(out, kind))
     return write_csv(out / "cubes.csv", load_rows(out))
+
+
+def _by_volume(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row["volume"], []).append(row)
+    return grouped
 
 
 def load_volume(path: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
@@ -269,30 +332,32 @@ def load_volume(path: str | Path) -> tuple[NDArray[np.int16], list[dict]]:
         return archive["grey"], json.loads(str(archive["rows"]))
 
 
-def _volume_files(out: Path, between: bool) -> list[Path]:
-    """The volume files of a built dataset in ``cubes.csv`` order (``between.csv`` with ``between``)."""
+def _volume_files(out: Path, kind: str) -> list[Path]:
+    """The volume files of a built dataset's cubes of ``kind``, in the order of its table."""
     import json
 
+    if kind not in STORED:
+        raise ValueError(f"kind must be one of {tuple(STORED)}, got {kind!r}")
     parameters = json.loads((out / "parameters.json").read_text())
-    names = parameters.get("between", []) if between else parameters["volumes"]
+    names = parameters["volumes"] if kind == "tiles" else parameters.get(kind, [])
     if not names:
-        raise ValueError(f"{out} holds no cubes between tiles: build it with between=True")
-    return [out / ("between" if between else "volumes") / f"{name}.npz" for name in names]
+        raise ValueError(f"{out} holds no cubes of kind {kind!r}: build it with that kind")
+    return [out / STORED[kind][0] / f"{name}.npz" for name in names]
 
 
-def load(out: str | Path, between: bool = False) -> tuple[NDArray[np.int16], list[dict]]:
-    """All grey cubes (cubes, side, side, side) and rows of a built dataset, in ``cubes.csv``
-    order; with ``between``, the cubes between the tiles of its real volumes (``between.csv``)."""
-    parts = [load_volume(path) for path in _volume_files(Path(out), between)]
+def load(out: str | Path, kind: str = "tiles") -> tuple[NDArray[np.int16], list[dict]]:
+    """All grey cubes (cubes, side, side, side) and rows of a built dataset's cubes of ``kind``,
+    in the order of its table (:data:`STORED`: the tiles' ``cubes.csv``, ``between.csv``, ``beside.csv``)."""
+    parts = [load_volume(path) for path in _volume_files(Path(out), kind)]
     return np.concatenate([g for g, _ in parts]), [row for _, rows in parts for row in rows]
 
 
-def load_rows(out: str | Path, between: bool = False) -> list[dict]:
+def load_rows(out: str | Path, kind: str = "tiles") -> list[dict]:
     """The rows of :func:`load` alone, without decompressing a grey cube."""
     import json
 
     rows = []
-    for path in _volume_files(Path(out), between):
+    for path in _volume_files(Path(out), kind):
         with np.load(path) as archive:
             rows += json.loads(str(archive["rows"]))
     return rows

@@ -83,7 +83,7 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
 
     ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
-    volumes (:func:`bonelib.cubes.dataset.load` with ``between=True``); those of the held-out
+    volumes (:func:`bonelib.cubes.dataset.load` of kind ``"between"``); those of the held-out
     specimens are left out, and none is predicted.
 
     The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the

@@ -49,9 +49,15 @@ class Cube:
         return volume[tuple(slice(o, o + self.side) for o in self.origin)]
 
 
-def place_cubes(bone: NDArray[np.bool_], side: int, between: bool = False) -> list[Cube]:
-    """Tile a 3D bone volume with non-overlapping cubes of ``side`` voxels, centred in it, or
-    (``between``) cut the cubes that lie between those tiles (:func:`between_origins`).
+#: Where a volume's cubes lie: its ``tiles`` (:func:`tile_origins`), the cubes shifted from them
+#: by half a side along two or three axes (``between``, :func:`between_origins`) or along one
+#: (``beside``, :func:`beside_origins`).
+KINDS = ("tiles", "between", "beside")
+
+
+def place_cubes(bone: NDArray[np.bool_], side: int, kind: str = "tiles") -> list[Cube]:
+    """The cubes of ``side`` voxels of one of the :data:`KINDS` in a 3D bone volume: its tiles,
+    non-overlapping and centred in it, or the cubes half a side from them.
 
     Every cube is returned, flagged (``cancellous``) by its BV/TV; choose among them with
     ``[c for c in cubes if c.cancellous]``.
@@ -63,10 +69,15 @@ def place_cubes(bone: NDArray[np.bool_], side: int, between: bool = False) -> li
     >>> cubes = place_cubes(bone, 40)
     >>> len(cubes), cubes[0].origin, cubes[0].cancellous
     (8, (10, 10, 10), True)
+    >>> len(place_cubes(bone, 40, "between")), len(place_cubes(bone, 40, "beside"))
+    (7, 12)
     """
+    origins = {"tiles": tile_origins, "between": between_origins, "beside": beside_origins}
+    if kind not in origins:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     bone = np.asarray(bone, dtype=bool)
     cubes = []
-    for origin in (between_origins if between else tile_origins)(bone.shape, side):
+    for origin in origins[kind](bone.shape, side):
         fraction = float(bone[tuple(slice(o, o + side) for o in origin)].mean())
         cubes.append(Cube(origin, side, fraction, CANCELLOUS_BV_TV[0] <= fraction <= CANCELLOUS_BV_TV[1]))
     return cubes
@@ -84,14 +95,26 @@ def tile_origins(shape: tuple[int, ...], side: int) -> list[tuple[int, int, int]
     return [tuple(int(s + i * side) for s, i in zip(starts, index)) for index in np.ndindex(*counts)]
 
 
+def half_stride_origins(shape: tuple[int, ...], side: int, shifted: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Origins on the half-side lattice of the tiles of :func:`tile_origins` that are shifted from
+    the tiling by half a side along as many axes as one of ``shifted`` (1, 2 or 3)."""
+    tiles = tile_origins(shape, side)
+    axes = [sorted({origin[a] for origin in tiles}) for a in range(3)]
+    halves = [[start + side // 2 for start in starts[:-1]] for starts in axes]
+    choices = [[(value, False) for value in starts] + [(value, True) for value in moved]
+               for starts, moved in zip(axes, halves)]
+    return [tuple(int(value) for value, _ in choice) for choice in itertools.product(*choices)
+            if sum(moved for _, moved in choice) in shifted]
+
+
 def between_origins(shape: tuple[int, ...], side: int) -> list[tuple[int, int, int]]:
     """Origins of the cubes between the tiles of :func:`tile_origins`: shifted from the tiling by
     half a side along two or three axes.
 
     Such a cube shares at most a quarter of its volume with any one tile (one shifted along a
-    single axis would share half with each of two), so it is largely new bone, yet cut from the
-    same scan: more training cubes of a specimen at the cost of their FE labels only. A volume
-    of 2 × 2 × 2 tiles has 7 of them.
+    single axis shares half with each of two, :func:`beside_origins`), so it is largely new
+    bone, yet cut from the same scan: more training cubes of a specimen at the cost of their FE
+    labels only. A volume of 2 × 2 × 2 tiles has 7 of them.
 
     Examples
     --------
@@ -100,13 +123,19 @@ def between_origins(shape: tuple[int, ...], side: int) -> list[tuple[int, int, i
     >>> len(between_origins((124, 124, 124), 50)), len(between_origins((124, 124, 60), 50))
     (7, 1)
     """
-    tiles = tile_origins(shape, side)
-    axes = [sorted({origin[a] for origin in tiles}) for a in range(3)]
-    halves = [[start + side // 2 for start in starts[:-1]] for starts in axes]
-    choices = [[(value, False) for value in starts] + [(value, True) for value in shifted]
-               for starts, shifted in zip(axes, halves)]
-    return [tuple(int(value) for value, _ in choice) for choice in itertools.product(*choices)
-            if sum(shifted for _, shifted in choice) >= 2]
+    return half_stride_origins(shape, side, (2, 3))
+
+
+def beside_origins(shape: tuple[int, ...], side: int) -> list[tuple[int, int, int]]:
+    """Origins of the cubes beside the tiles of :func:`tile_origins`: shifted from the tiling by
+    half a side along one axis, so that each shares half its volume with each of two tiles. With
+    :func:`between_origins` and the tiles they make every cube position of the half-side lattice:
+    a volume of 2 × 2 × 2 tiles has 12 of them (27 positions in all).
+
+    >>> len(beside_origins((124, 124, 124), 50)), beside_origins((124, 124, 124), 50)[0]
+    (12, (12, 12, 37))
+    """
+    return half_stride_origins(shape, side, (1,))
 
 
 def cube_materials(grey: NDArray, calibration) -> tuple[NDArray, NDArray]:
