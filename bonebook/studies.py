@@ -39,7 +39,7 @@ from bonebook.pipeline import log, machine
 from bonelib._files import atomic_path, write_json
 
 #: Versions of the two studies, bumped by hand when what they write changes.
-STUDY_VERSIONS = {"slice_fe": 1, "real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 3, "solver_scaling": 1}
+STUDY_VERSIONS = {"slice_fe": 1, "real_bone": 1, "cube_fe": 1, "density_reading": 1, "own_scan": 4, "solver_scaling": 1}
 #: How much too steep the calibration is that the own-scan study reads its scan with, as another
 #: scanner's calibration would be (:func:`own_scan`).
 MISCALIBRATION = 1.3
@@ -417,7 +417,8 @@ def own_scan(scale: str, settings: dict, folder: Path) -> dict:
     of the first ``cubes`` of those cubes whose bone wraps, and the whole volume between platens.
     Beside it, what a user meets with other scans: the same volume as ``.npy`` without voxel size
     (refused), the ROI as a micro-CT scan at its own voxel size (resampled and blurred), and the
-    scan read with a calibration :data:`MISCALIBRATION` times too steep (which cubes are flagged, and why)."""
+    scan read with a calibration :data:`MISCALIBRATION` times too steep (which cubes are flagged, and why);
+    ``section.npz``: the grey section (superior–inferior, y) through the centres of the first column of cubes."""
     import tempfile
 
     import nrrd
@@ -494,6 +495,9 @@ def own_scan(scale: str, settings: dict, folder: Path) -> dict:
                     "fe_seconds": fe[k]["seconds"]}
         rows.append(row)
     _write_frame(folder / "cubes.csv", rows)
+    through = cubes["origin"][0][2] + side // 2  # a longitudinal section through the first column of cubes
+    _write_arrays(folder / "section.npz", grey=grey[:, :, through], x=np.array(through),
+                  calibration=np.array([calibration.slope, calibration.intercept]))
     return {"roi": {"specimen": roi.specimen, "roi": roi.roi, "voxel_size_mm": roi.voxel_size_mm},
             "calibration": [calibration.slope, calibration.intercept], "info": info,
             "seconds_2d": slices["seconds"], "seconds_3d": cubes["seconds"], "networks_2d": slices["networks"],

@@ -82,6 +82,14 @@ def image_axes(figure, columns: int, ticks: bool = False) -> None:
     figure.update_annotations(font_size=12)  # subplot titles that fit over their panels
 
 
+#: The pipeline's steps in a reader's words (:mod:`bonebook.reproduce`).
+STEP_WORDS = {"dataset": "labelling the dataset", "table": "the sample table", "train": "training",
+              "ship": "keeping the networks", "predict": "their predictions", "coarse": "the coarse FE baseline",
+              "external": "six new donors", "metrics": "the metrics", "interval": "the intervals",
+              "domain": "the training inputs' ranges", "speed": "the timings", "real_bone": "the real-bone study",
+              "density_reading": "the study of Eq. 1", "slice_fe": "the FE checks"}
+
+
 def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
     """When, where, from which commit and how fast a results snapshot was made; in red if stale.
 
@@ -100,7 +108,7 @@ def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
     for name, step in steps.items():
         machine = step["machine"]
         where = machine["gpu"] or f"{machine['cpu']}, {machine['cores']} cores"
-        machines.setdefault(where, []).append(f"{name} {step['seconds'] / 60:.1f} min")
+        machines.setdefault(where, []).append(f"{STEP_WORDS.get(name, name)} {step['seconds'] / 60:.1f} min")
     timing = "; ".join(f"on {escape(str(where))}: {', '.join(parts)}" for where, parts in machines.items())
     stale = [key for key, value in current_code.items() if provenance["code"].get(key) != value]
     note = (f"Results made {escape(provenance['made'])} from commit {escape(provenance['git_revision'][:10])}"
