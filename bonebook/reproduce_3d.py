@@ -125,13 +125,11 @@ def domain(scale: str, cache: str | None) -> Path:
     fabric along z and the density histogram's quantiles over the cubes its networks learnt from
     (every labelled real cube, tiles and the cubes between them, of the sources they learn from),
     for :meth:`bonelib.cubes.pretrained.CubeEnsemble.check`. The grey cubes are regenerated from
-    each volume's seed (:func:`bonelib.cubes.dataset.scanned`) and must give the dataset's mean density."""
-    import numpy as np
+    each volume's seed (:func:`bonelib.cubes.dataset.regenerated`) and must give the dataset's mean density."""
     from tqdm import tqdm
 
     from bonelib.cubes import dataset as cube_dataset
     from bonelib.cubes.evaluate import usable
-    from bonelib.cubes.placement import place_cubes
     from bonelib.imaging.density import to_vbmd
     from bonelib.learn import domain as training_domain
 
@@ -144,14 +142,14 @@ def domain(scale: str, cache: str | None) -> Path:
                                                         seed=config.SEED, subset=settings["subset"], cache=cache)}
     measures = []
     for name in tqdm(names, desc="training cubes regenerated", unit="volume"):
-        grey, calibration, bone = cube_dataset.scanned(volumes[name])
+        scan = cube_dataset.scanned(volumes[name])
         for kind, table in chosen.items():
-            cubes = place_cubes(bone, cube_dataset.SIDE, kind)
-            for row in table[table.volume == name].itertuples():
-                rho = to_vbmd(cubes[row.cube].of(grey), calibration)
-                if not np.isclose(rho.mean(), row.vbmd, rtol=1e-9):
-                    raise RuntimeError(f"{name} cube {row.cube}: regenerated with another density than the dataset's")
-                measures.append({"bv_tv_grey": row.bv_tv_grey, "m_z": row.m_z} | training_domain.density_quantiles(rho))
+            rows = table[table.volume == name].to_dict("records")
+            if rows:
+                grey, calibration = cube_dataset.regenerated(volumes[name], rows, kind=kind, scan=scan)
+                measures += [{"bv_tv_grey": row["bv_tv_grey"], "m_z": row["m_z"]}
+                             | training_domain.density_quantiles(to_vbmd(cube, calibration))
+                             for cube, row in zip(grey, rows)]
     return training_domain.write(models(scale), training_domain.ranges(measures))
 
 

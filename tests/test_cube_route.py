@@ -407,4 +407,6 @@ def test_a_labelled_volume_is_regenerated_from_its_seed_and_its_table_written_ag
     wrong = [dict(row, vbmd=row["vbmd"] + 1.0) for row in rows]
     with pytest.raises(ValueError, match="another density"):
         cube_dataset.write_volume(volume, tmp_path, labelled=wrong)
+    with pytest.raises(ValueError, match="not all its tiles"):
+        cube_dataset.write_volume(volume, tmp_path, labelled=rows[:-1])
     assert not (tmp_path / f"{volume.name}.npz").exists()

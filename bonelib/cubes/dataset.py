@@ -221,21 +221,34 @@ def write_volume(volume: Volume, folder: str | Path, side: int = SIDE, kind: str
     if labelled is None:
         grey, rows = label_volume(volume, side, kind)
     else:
-        from bonelib.cubes.placement import place_cubes
-        from bonelib.imaging.density import to_vbmd
-
-        scan, calibration, bone = scanned(volume)
-        cubes = place_cubes(bone, side, kind)
         rows = list(labelled)
-        if [row["cube"] for row in rows] != list(range(len(cubes))):
-            raise ValueError(f"{volume.name}: the labelled rows are not its {len(cubes)} {kind} cubes")
-        grey = np.stack([cube.of(scan) for cube in cubes])
-        for cube, row in zip(grey, rows):
-            if not np.isclose(to_vbmd(cube, calibration).mean(), row["vbmd"], rtol=1e-9):
-                raise ValueError(f"{volume.name} cube {row['cube']}: regenerated with another density than labelled")
+        grey, _ = regenerated(volume, rows, side, kind, every=True)
     with atomic_path(target) as temporary:
         np.savez_compressed(temporary, grey=grey, rows=np.array(json.dumps(rows)))
     return target
+
+
+def regenerated(volume: Volume, rows: Sequence[dict], side: int = SIDE, kind: str = "tiles", every: bool = False,
+                scan: tuple | None = None) -> tuple[NDArray[np.int16], object]:
+    """The grey cubes of a volume's labelled ``rows`` of one kind (:data:`bonelib.cubes.placement.KINDS`),
+    regenerated from its seed, and the scanner's calibration.
+
+    ``scan``: the volume's :func:`scanned` result, when it is at hand. Each cube must give its
+    row's mean density (``vbmd``), and with ``every`` the rows must be all the volume's cubes of
+    that kind, in order; else ValueError."""
+    from bonelib.cubes.placement import place_cubes
+    from bonelib.imaging.density import to_vbmd
+
+    grey, calibration, bone = scan if scan is not None else scanned(volume)
+    cubes = place_cubes(bone, side, kind)
+    indices = [int(row["cube"]) for row in rows]
+    if (every and indices != list(range(len(cubes)))) or not all(0 <= k < len(cubes) for k in indices):
+        raise ValueError(f"{volume.name}: the labelled rows are not {'all ' if every else ''}its {kind} cubes")
+    out = np.stack([cubes[k].of(grey) for k in indices])
+    for cube, row in zip(out, rows):
+        if not np.isclose(to_vbmd(cube, calibration).mean(), row["vbmd"], rtol=1e-9):
+            raise ValueError(f"{volume.name} cube {row['cube']}: regenerated with another density than labelled")
+    return out, calibration
 
 
 #: Each kind of cube (:data:`bonelib.cubes.placement.KINDS`): its folder of volume files and its table.
