@@ -116,17 +116,17 @@ def scale_counts(scale: str) -> dict[str, int]:
     (``samples.csv``), and the 3D dataset's tiles (``cubes3d/cubes.csv``): ``real_cubes`` of
     ``real_rois`` from ``specimens``, ``labelled`` of them (bone that wraps, in the cancellous
     range), and ``synthetic_cubes`` of ``synthetic_vertebrae``."""
+    from bonelib.cubes.dataset import typed_rows
+    from bonelib.cubes.evaluate import usable
+
     snapshot = config.artefacts(scale).snapshot
     with open(snapshot / "samples.csv", newline="") as handle:
         donors = [row["donor"] for row in csv.DictReader(handle)]
-    with open(snapshot / "cubes3d" / "cubes.csv", newline="") as handle:
-        cubes = list(csv.DictReader(handle))
+    cubes = typed_rows(snapshot / "cubes3d" / "cubes.csv")
     real = [row for row in cubes if row["source"] == "real"]
-    labelled = [row for row in real if row["wraps"] == "True" and row["cancellous"] == "True"
-                and float(row["E_z"] or "nan") > 0]
     return {"slices": len(donors), "donors": len(set(donors)), "real_cubes": len(real),
             "real_rois": len({row["volume"] for row in real}), "specimens": len({row["specimen"] for row in real}),
-            "labelled": len(labelled), "synthetic_cubes": len(cubes) - len(real),
+            "labelled": int(usable(real).sum()), "synthetic_cubes": len(cubes) - len(real),
             "synthetic_vertebrae": len({row["volume"] for row in cubes if row["source"] == "synthetic"})}
 
 
