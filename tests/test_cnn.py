@@ -10,10 +10,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
-from bonelib.slices import dataset  # noqa: E402
-from bonelib.slices import network as cnn  # noqa: E402
-from bonelib.slices.train import history, train, trained  # noqa: E402
-from tests.test_dataset import TINY  # noqa: E402
+from bonelib.slices import dataset
+from bonelib.slices import network as cnn
+from bonelib.slices.train import history, train, trained
+from tests.test_dataset import TINY
 
 
 def count(model, kind):
@@ -28,12 +28,6 @@ def test_paper_model_has_the_papers_layers():
     assert count(model, keras.layers.BatchNormalization) == 8
     assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.2] * 4
     assert model.output_shape == (None, 1) and model.input_shape == (None, 182, 182, 1)
-
-
-def test_circular_padding_is_numpy_wrap():
-    x = np.arange(2 * 5 * 6 * 1, dtype=np.float32).reshape(2, 5, 6, 1)
-    padded = np.asarray(cnn.CircularPad2D(2)(x))
-    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="wrap"))
 
 
 def test_improved_prediction_is_exactly_invariant_to_flips_and_rotations():

@@ -48,6 +48,7 @@ from numpy.typing import ArrayLike, NDArray
 from bonelib._checks import finite_array
 from bonelib.constants import SLICE_PX
 from bonelib.imaging.density import Calibration, check_calibration, material_maps
+from bonelib.learn.layers import CircularPad, PeriodicAugment
 
 #: Shape of one input image: (rows, cols, channels).
 INPUT_SHAPE = (SLICE_PX, SLICE_PX, 1)
@@ -95,55 +96,6 @@ def input_kind(model: keras.Model) -> str:
     if name not in INPUT_KINDS:
         raise ValueError(f"model {model.name!r} takes an input called {name!r}, not one of {INPUT_KINDS}")
     return name
-
-
-@keras.saving.register_keras_serializable(package="bonelib")
-class CircularPad2D(layers.Layer):
-    """Pad the two spatial axes periodically by ``width`` pixels on each side."""
-
-    def __init__(self, width: int, **kwargs):
-        super().__init__(**kwargs)
-        self.width = int(width)
-
-    def call(self, x):
-        w = self.width
-        x = ops.concatenate([x[:, -w:], x, x[:, :w]], axis=1)
-        return ops.concatenate([x[:, :, -w:], x, x[:, :, :w]], axis=2)
-
-    def compute_output_shape(self, shape):
-        grow = lambda n: None if n is None else n + 2 * self.width  # noqa: E731
-        return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width}
-
-
-@keras.saving.register_keras_serializable(package="bonelib")
-class PeriodicAugment(layers.Layer):
-    """During training, a random periodic shift, flip and 90° rotation of each batch.
-
-    These leave the FE label unchanged (square images, periodic cell), so they are exact
-    augmentations. Inactive at inference.
-    """
-
-    def __init__(self, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def call(self, x, training=None):
-        if not training:
-            return x
-        size = ops.shape(x)[1]
-        shifts = keras.random.randint((2,), 0, size, seed=self.generator)
-        x = ops.roll(ops.roll(x, shifts[0], axis=1), shifts[1], axis=2)
-        coins = keras.random.uniform((3,), seed=self.generator)
-        x = ops.where(coins[0] < 0.5, ops.flip(x, axis=1), x)
-        x = ops.where(coins[1] < 0.5, ops.flip(x, axis=2), x)
-        return ops.where(coins[2] < 0.5, ops.transpose(x, (0, 2, 1, 3)), x)
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="bonelib")
@@ -208,7 +160,7 @@ def paper_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, mean: float = 0
 
 
 def _circular_conv(x, filters: int, kernel: int, strides: int = 1):
-    x = CircularPad2D(kernel // 2)(x)
+    x = CircularPad(kernel // 2)(x)
     x = layers.Conv2D(filters, kernel, strides=strides, padding="valid", use_bias=False)(x)
     x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.Activation("relu")(x)
