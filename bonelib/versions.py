@@ -22,9 +22,6 @@ SLICE_TRAINING = 1
 #: The 3D route's cubes and labels: cube placement, the scanner model on real and realistic
 #: volumes, the periodic 3D FE label and the cube descriptors.
 CUBE_LABELS = 1
-#: The 3D networks' training: folds of specimens (:func:`bonelib.learn.folds.donor_folds`, as
-#: the 2D route's of donors since version 2), the kinds of cube learnt from, the schedule.
-CUBE_TRAINING = 2
 #: The 3D network's architecture (:func:`bonelib.cubes.network.cube_model`); its weights record it.
 CUBE_NETWORK = 2
 
@@ -37,4 +34,4 @@ def slice_route() -> dict[str, int]:
 def recorded() -> dict[str, int]:
     """Every version by name, as results record them."""
     return {"slice_labels": SLICE_LABELS, "slice_training": SLICE_TRAINING, "cube_labels": CUBE_LABELS,
-            "cube_network": CUBE_NETWORK, "cube_training": CUBE_TRAINING}
+            "cube_network": CUBE_NETWORK}

@@ -10,13 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonelib import versions
 from bonelib.cubes import dataset as cube_dataset
 from bonelib.cubes import evaluate as cube_evaluation
 from bonelib.cubes import network as cnn3d
 from bonelib.cubes import pretrained as pretrained3d
 from bonelib.imaging.scanner import CALIBRATION, Scanner, resample, scan
-from bonelib.learn.folds import donor_folds
 from bonelib.morphometry.volume import gradient_fabric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +126,15 @@ def test_the_3d_network_is_exactly_invariant_to_the_symmetries_of_its_label():
     assert len(cnn3d.symmetries(cube)) == 16
 
 
+def test_specimen_folds_hold_each_specimen_out_once():
+    folds = cube_evaluation.specimen_folds(list("abcdefghij") * 3, 5, seed=0)
+    assert sorted(s for fold in folds for s in fold) == list("abcdefghij")
+    assert [len(f) for f in folds] == [2] * 5
+    assert folds == cube_evaluation.specimen_folds(list("jihgfedcba"), 5, seed=0)
+    with pytest.raises(ValueError, match="n_folds"):
+        cube_evaluation.specimen_folds(["a", "b"], 3)
+
+
 def test_the_cubes_between_the_tiles_are_mostly_new_bone():
     from bonelib.cubes.placement import between_origins, tile_origins
 
@@ -189,8 +196,6 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
     assert sorted(s for held, _ in seen for s in held) == ["A", "B"]
     assert all(held == predicted for held, predicted in seen)
-    fold_of = donor_folds([r["specimen"] for r in rows if r["source"] == "real"], 2, seed=0)
-    assert [held for held, _ in seen] == [{s for s, f in fold_of.items() if f == k} for k in range(2)]  # the 2D folds' rule
     predictions, metrics = cube_evaluation.read_predictions(tmp_path)
     assert len(predictions) == 6 and {p["volume"] for p in predictions} == {r["volume"] for r in rows[:6]}
     assert set(cube_evaluation.MODELS) <= set(metrics) and metrics["specimens"] == 2
@@ -220,12 +225,10 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
 
     monkeypatch.setattr(cnn3d, "train", spy)
     options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
-    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, extra={"between": between}, **options)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, between=between, **options)
     predictions, _ = cube_evaluation.read_predictions(tmp_path)
     assert sorted(p["volume"] for p in predictions) == sorted(r["volume"] for r in rows[:6])  # tiles only
-    info = pretrained3d.load_pretrained(tmp_path / "models").info
-    folds = info["folds"]
-    assert info["kinds"] == ["tiles", "between"] and info["training"] == versions.CUBE_TRAINING
+    folds = pretrained3d.load_pretrained(tmp_path / "models").info["folds"]
     marked_inputs = {s: cnn3d.cube_inputs(np.full((1, *grey.shape[1:]), value, np.int16), CALIBRATION)[0]
                      for s, value in marks.items()}
     for (held_out,), inputs in zip(folds, trained):
@@ -237,8 +240,8 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
 
 
 @pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles", RESULTS.parent / "cubes3d-narrow",
-                                    RESULTS.parent / "cubes3d-nobn", RESULTS.parent / "cubes3d-between"],
-                         ids=["committed", "tiles-alone", "narrower-network", "no-batch-norm", "tiles-and-between"])
+                                    RESULTS.parent / "cubes3d-nobn"],
+                         ids=["committed", "tiles-alone", "narrower-network", "no-batch-norm"])
 def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(folder):
     if not (folder / "metrics.json").exists():
         pytest.skip("no committed 3D results")

@@ -1,7 +1,6 @@
 """Leave-specimens-out evaluation of the 3D route on real bone.
 
-The real specimens are split into folds (:func:`bonelib.learn.folds.donor_folds`: a
-specimen is its donor's); each fold's networks and laws learn from every
+The real specimens are split into folds; each fold's networks and laws learn from every
 synthetic cube and the real cubes of the other specimens, and predict the cubes of the
 held-out specimens, which they never saw. Pooled over the folds, every real cube is predicted
 once by models blind to its specimen. Only cubes whose bone wraps the periodic cell and lies
@@ -16,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from numpy.typing import NDArray
 from bonelib._files import write_csv, write_json
 from bonelib.cubes.network import WIDTHS
 from bonelib.cubes.pretrained import write_index
-from bonelib.versions import CUBE_LABELS, CUBE_TRAINING
+from bonelib.versions import CUBE_LABELS
 
 #: The models of the comparison, as named in the predictions and metrics.
 MODELS = ("power_law", "fabric_law", "cnn3d")
@@ -39,6 +38,15 @@ AXES = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}
 def usable(rows: Sequence[dict]) -> NDArray[np.bool_]:
     """Cubes with a label: bone that wraps the cell, BV/TV in the cancellous range, E_z > 0."""
     return np.array([bool(r["wraps"]) and bool(r["cancellous"]) and float(r["E_z"]) > 0 for r in rows])
+
+
+def specimen_folds(specimens: Sequence[str], n_folds: int, seed: int = 0) -> list[list[str]]:
+    """Split the distinct specimens into ``n_folds`` groups at random (seeded), sizes differing by one at most."""
+    distinct = sorted(set(specimens))
+    if not 2 <= n_folds <= len(distinct):
+        raise ValueError(f"n_folds must lie in 2 … {len(distinct)} (the specimens), got {n_folds}")
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    return [sorted(distinct[i] for i in part) for part in np.array_split(order, n_folds)]
 
 
 def axis_views(grey: NDArray, rows: Sequence[dict], index: NDArray, axes: Sequence[str] = ("z",)):
@@ -70,13 +78,13 @@ def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
 
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
                      sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
-                     axes: Sequence[str] = ("z",), extra: Mapping[str, tuple[NDArray, Sequence[dict]]] | None = None,
+                     axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None,
                      widths: Sequence[int] = WIDTHS):
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
 
-    ``extra``: further training cubes, kind → (grey, rows), such as the cubes between and beside
-    the tiles of the real volumes (:func:`bonelib.cubes.dataset.load` of kinds ``"between"`` and
-    ``"beside"``); those of the held-out specimens are left out, and none is predicted.
+    ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
+    volumes (:func:`bonelib.cubes.dataset.load` of kind ``"between"``); those of the held-out
+    specimens are left out, and none is predicted.
 
     The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the
     ``base`` law's (a correction of the law from the image), so the 3D CNN's modulus is that
@@ -93,9 +101,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         The fold's trained 3D network.
     law : ZyssetCurnierLaw
         The fold's ``base`` law.
-    history : dict
-        The network's training history (:func:`bonelib.cubes.network.train`): its mean training
-        loss (MAE of the log ratio to the law) in each epoch.
+    losses : list of float
+        The network's mean training loss (MAE of the log ratio to the law) in each epoch.
     """
     from bonelib.cubes import network as cnn3d
     from bonelib.imaging.scanner import CALIBRATION
@@ -110,11 +117,11 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
     if base not in ("power_law", "fabric_law"):
         raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
-    for more_grey, more_rows in (extra or {}).values():
-        kept = np.flatnonzero(usable(more_rows) & np.array([r["source"] in sources and r["specimen"] not in held_out
-                                                            for r in more_rows], dtype=bool))
-        train = np.concatenate([train, len(rows) + np.arange(len(kept))])
-        grey, rows = np.concatenate([grey, more_grey[kept]]), [*rows, *(more_rows[i] for i in kept)]
+    if between is not None:
+        extra = np.flatnonzero(usable(between[1]) & np.array([r["source"] in sources and r["specimen"] not in held_out
+                                                              for r in between[1]]))
+        train = np.concatenate([train, len(rows) + np.arange(len(extra))])
+        grey, rows = np.concatenate([grey, between[0][extra]]), [*rows, *(between[1][i] for i in extra)]
 
     laws = {"power_law": ZyssetCurnierLaw(fabric=False), "fabric_law": ZyssetCurnierLaw()}
     for law in laws.values():
@@ -122,26 +129,26 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     predicted = {name: law.predict(_column(rows, "bv_tv_grey", test), _column(rows, "m_z", test))
                  for name, law in laws.items()}
     cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
-    model, history = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
+    model, losses = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
                                 epochs=epochs, seed=seed, progress=progress, widths=widths)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
     out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
             "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
            for k, i in enumerate(test)]
-    return out, model, laws[base], history
+    return out, model, laws[base], losses
 
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
                         models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
-                        extra: Mapping[str, tuple[NDArray, Sequence[dict]]] | None = None,
+                        between: tuple[NDArray, Sequence[dict]] | None = None,
                         widths: Sequence[int] = WIDTHS) -> Path:
     """Run the evaluation into ``out`` (resuming its folds if they were made with the same
     settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``, and its network's training loss per epoch,
     ``folds/fold<k>-history.csv``), ``predictions.csv`` and ``metrics.json``; the laws and
     networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
-    cubes, and the ``extra`` cubes of the training specimens), the networks (``widths`` filters
+    cubes, and the ``between`` cubes of the training specimens), the networks (``widths`` filters
     per stage) as corrections of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
     ``models`` (default ``out/models``), with their ``ensemble.json``: the ensemble that
     :func:`bonelib.cubes.pretrained.load_pretrained` reads.
@@ -150,19 +157,16 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     bootstrap intervals that resample whole specimens.
     """
     from bonelib.cubes import network as cnn3d
-    from bonelib.learn.folds import donor_folds
     from bonelib.learn.weights import save_weights
 
     out = Path(out)
     models = Path(models) if models is not None else out / "models"
     models.mkdir(parents=True, exist_ok=True)
-    fold_of = donor_folds([r["specimen"] for r in rows if r["source"] == "real"], n_folds, seed)
-    folds = [sorted(s for s, f in fold_of.items() if f == k) for k in range(n_folds)]
-    extra = dict(extra or {})
+    real = [r["specimen"] for r in rows if r["source"] == "real"]
+    folds = specimen_folds(real, n_folds, seed)
     settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
-                "axes": list(axes), "extra": {kind: len(more_rows) for kind, (_, more_rows) in extra.items()},
-                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE, "cube_labels": CUBE_LABELS,
-                "training": CUBE_TRAINING}
+                "axes": list(axes), "between": 0 if between is None else len(between[1]),
+                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE, "cube_labels": CUBE_LABELS}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
         shutil.rmtree(out / "folds")
@@ -174,10 +178,9 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         law_file = out / "folds" / f"fold{k}-law.json"
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
-        predictions, model, law, history = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base,
-                                                           progress, axes, extra, widths)
-        write_csv(out / "folds" / f"fold{k}-history.csv",
-                  [{"epoch": e, **{name: values[e] for name, values in history.items()}} for e in range(epochs)])
+        predictions, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base,
+                                                           progress, axes, between, widths)
+        write_csv(out / "folds" / f"fold{k}-history.csv", [{"epoch": e, "loss": v} for e, v in enumerate(losses)])
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         write_csv(target, predictions)
@@ -185,8 +188,8 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                 {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
-                sources=list(sources), base=base, axes=list(axes), kinds=["tiles", *extra],
-                widths=settings["widths"], training=CUBE_TRAINING)
+                sources=list(sources), base=base, axes=list(axes), between=between is not None,
+                widths=settings["widths"])
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
     write_json(out / "metrics.json", summarise(pooled, seed))

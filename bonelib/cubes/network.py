@@ -10,10 +10,8 @@ train on a 2-core CPU in minutes (:func:`cube_model`).
 
 E_z is unchanged by mirroring the cube along any axis and by 90° turns about axis 0; the
 network learns with those sixteen symmetries, and random periodic shifts of the cube (the
-label of a periodic cell does not depend on where the cell starts), as free augmentation
-(:class:`bonelib.learn.layers.PeriodicAugment`, the 2D route's layer), and
-:func:`predict_modulus` averages over all sixteen, which makes the prediction exactly
-invariant to them. The loss is the mean absolute error of log E: the
+label of a periodic cell does not depend on where the cell starts), as free augmentation, and :func:`predict_modulus` averages over all sixteen, which makes the
+prediction exactly invariant to them. The loss is the mean absolute error of log E: the
 relative error that RPE measures, alike for weak and stiff cubes.
 """
 
@@ -50,10 +48,8 @@ def cube_inputs(grey: ArrayLike, calibration) -> NDArray[np.float32]:
 def cube_model(side: int = 50, seed: int = 0, widths: Sequence[int] = WIDTHS):
     """The 3D network (Keras): (side, side, side, 1) ρ_HA in g/cm³ → log(E_z / MPa).
 
-    In training the input first takes a random symmetry and periodic shift
-    (:class:`bonelib.learn.layers.PeriodicAugment`; at inference it passes unchanged). Every
-    3 × 3 × 3 convolution pads periodically (:class:`bonelib.learn.layers.CircularPad`), as the
-    FE cell is periodic: bone leaving one face re-enters at the opposite one, so the network
+    Every 3 × 3 × 3 convolution pads periodically (:class:`bonelib.learn.layers.CircularPad`), as
+    the FE cell is periodic: bone leaving one face re-enters at the opposite one, so the network
     sees the connections across the cell's seams that set the periodic modulus. Three stages (50 → 25 → 13 → 7 voxels) of a stride-2
     and a stride-1 convolution with ``widths`` filters each, each convolution followed by batch
     normalisation and a leaky ReLU (slope 0.2), then global average pooling. With plain ReLUs
@@ -65,13 +61,13 @@ def cube_model(side: int = 50, seed: int = 0, widths: Sequence[int] = WIDTHS):
     import keras
     from keras import layers
 
-    from bonelib.learn.layers import CircularPad, PeriodicAugment
+    from bonelib.learn.layers import CircularPad
 
-    if len(widths) != 3 or min(widths) < 1:
-        raise ValueError(f"widths must be three positive filter counts, got {tuple(widths)}")
     keras.utils.set_random_seed(seed)
     rho = keras.Input((side, side, side, 1), name=INPUT_NAME)
-    x = PeriodicAugment(seed)(rho)
+    x = rho
+    if len(widths) != 3 or min(widths) < 1:
+        raise ValueError(f"widths must be three positive filter counts, got {tuple(widths)}")
     for filters, strides in ((w, s) for w in widths for s in (2, 1)):
         x = CircularPad(1)(x)
         x = layers.Conv3D(filters, 3, strides=strides, use_bias=False)(x)
@@ -93,24 +89,27 @@ def symmetries(cubes: NDArray) -> list[NDArray]:
     return out
 
 
+def _augment(batch: NDArray, rng: np.random.Generator) -> NDArray:
+    """Each cube of a batch under one random symmetry of :func:`symmetries` and a random periodic shift."""
+    out = np.empty_like(batch)
+    for i, cube in enumerate(batch):
+        if rng.random() < 0.5:
+            cube = cube[::-1]
+        cube = np.rot90(cube, int(rng.integers(4)), axes=(1, 2))
+        cube = cube[:, ::-1] if rng.random() < 0.5 else cube
+        out[i] = np.roll(cube, tuple(rng.integers(cube.shape[0], size=3)), axis=(0, 1, 2))
+    return out
+
+
 def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int = 16, seed: int = 0,
-          learning_rate: float = 1e-3, progress: bool = True, widths: Sequence[int] = WIDTHS,
-          validation: tuple[NDArray, ArrayLike] | None = None):
+          learning_rate: float = 1e-3, progress: bool = True, widths: Sequence[int] = WIDTHS):
     """Train :func:`cube_model` (of ``widths``) on cubes (N, s, s, s, 1) and their E_z (MPa, or a positive ratio).
 
-    Keras ``fit``, as the 2D route trains: Adam on a cosine decay of the learning rate over the
-    run, MAE of log E, the batches shuffled each epoch and each under a random symmetry and
-    periodic shift (:class:`bonelib.learn.layers.PeriodicAugment`). ``validation``: cubes and
-    moduli held out of the training whose loss is reported each epoch (not used to choose).
-
-    Returns
-    -------
-    model : keras.Model
-        The trained network.
-    history : dict
-        Per epoch: ``loss`` (the mean training loss), and ``val_loss`` with ``validation``.
+    Adam on a cosine decay of the learning rate over the run, MAE of log E, a random
+    symmetry of each cube in every batch. Returns the model and the mean loss per epoch.
     """
     import keras
+    from tqdm import trange
 
     modulus = finite_array(modulus, "modulus", ndim=1)
     if inputs.ndim != 5 or len(inputs) != len(modulus) or np.any(modulus <= 0):
@@ -121,11 +120,14 @@ def train(inputs: NDArray, modulus: ArrayLike, epochs: int = 30, batch_size: int
     steps = int(np.ceil(len(inputs) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mean_absolute_error")
-    held = None if validation is None else (validation[0], np.log(finite_array(validation[1], "validation modulus",
-                                                                               ndim=1)).astype(np.float32))
-    fitted = model.fit(inputs, np.log(modulus).astype(np.float32), batch_size=batch_size, epochs=epochs,
-                       shuffle=True, validation_data=held, verbose=2 if progress else 0)
-    return model, {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    rng, target, losses = np.random.default_rng(seed), np.log(modulus).astype(np.float32), []
+    for _ in trange(epochs, desc="3D CNN", unit="epoch", disable=not progress):
+        order, total = rng.permutation(len(inputs)), 0.0
+        for start in range(0, len(order), batch_size):
+            chosen = np.sort(order[start:start + batch_size])
+            total += float(model.train_on_batch(_augment(inputs[chosen], rng), target[chosen])) * len(chosen)
+        losses.append(total / len(inputs))
+    return model, losses
 
 
 def predict_modulus(model, inputs: NDArray, chunk: int = 8) -> NDArray[np.float64]:
