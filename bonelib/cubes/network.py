@@ -50,13 +50,14 @@ def cube_model(side: int = 50, seed: int = 0, widths: Sequence[int] = WIDTHS):
 
     Every 3 × 3 × 3 convolution pads periodically (:class:`bonelib.learn.layers.CircularPad`), as
     the FE cell is periodic: bone leaving one face re-enters at the opposite one, so the network
-    sees the connections across the cell's seams that set the periodic modulus. Three stages (50 → 25 → 13 → 7 voxels) of a stride-2
-    and a stride-1 convolution with ``widths`` filters each, each convolution followed by batch
-    normalisation and a leaky ReLU (slope 0.2), then global average pooling. With plain ReLUs
-    four of five paper-scale folds trained into a constant output (every unit dead); without
-    batch normalisation the networks fitted their own training cubes no better than unseen
-    specimens (median relative error 0.14 on fold 0, 0.10 with it), and a learning rate of
-    3e-3 diverged (architecture version :data:`ARCHITECTURE`).
+    sees the connections across the cell's seams that set the periodic modulus. Three stages
+    (50 → 25 → 13 → 7 voxels) of a stride-2 and a stride-1 convolution with ``widths`` filters
+    each, each convolution followed by batch normalisation and a leaky ReLU (slope 0.2), then
+    global average pooling. With plain ReLUs four of five paper-scale folds trained into a
+    constant output (every unit dead); without batch normalisation the networks fitted their
+    own training cubes no better than unseen specimens (median relative error 0.14 on fold 0,
+    0.10 with it), and a learning rate of 3e-3 diverged (architecture version
+    :data:`ARCHITECTURE`).
     """
     import keras
     from keras import layers
