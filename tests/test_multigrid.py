@@ -105,3 +105,35 @@ def test_platens_on_real_bone_agree_with_the_direct_solver(real_cube, platens):
     iterative = compression_test(E, nu, platens=platens, solver="mg")
     assert iterative.solver == "mg" and direct > 0
     assert abs(iterative.E_apparent - direct) <= 1e-6 * direct
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_the_element_operator_is_the_assembled_stiffness_slab_by_slab(real_cube, periodic, monkeypatch):
+    """Products, diagonal and first coarse operator of the never-assembled finest level equal
+    those of the assembled matrix, with fixed DOFs left out and slabs smaller than the mesh (the
+    coarse operator summed by parts, a periodic grid's wrap included)."""
+    from bonelib.fe import element_operator
+    from bonelib.fe.homogenise_3d import elements_of
+    from bonelib.fe.voxel_mesh import VoxelMesh
+
+    monkeypatch.setattr(element_operator, "PRODUCT_CHUNK", 1000)
+    monkeypatch.setattr(element_operator, "GALERKIN_CHUNK", 1500)
+    E, nu = tissue_maps(real_cube)
+    mesh = VoxelMesh.of(elements_of(E, "drop")[0], periodic=periodic)
+    E_el, nu_el = E.ravel()[mesh.elements] * np.linspace(0.5, 2, mesh.elements.size), nu.ravel()[mesh.elements]
+    numbering = np.arange(mesh.n_dofs)
+    fixed = np.random.default_rng(3).choice(mesh.n_dofs, 40, replace=False)
+    numbering[fixed] = -1
+    free = numbering >= 0
+    numbering[free] = np.arange(free.sum())
+    A = mesh.stiffness(E_el, nu_el, numbering=numbering)
+    operator = element_operator.ElementOperator(mesh, E_el, nu_el, numbering)
+    x = np.random.default_rng(4).standard_normal((A.shape[0], 3))
+    assert operator.shape == A.shape
+    np.testing.assert_allclose(operator @ x, A @ x, rtol=0, atol=1e-10 * abs(A @ x).max())
+    np.testing.assert_allclose(operator @ x[:, 0], A @ x[:, 0], rtol=0, atol=1e-10 * abs(A @ x).max())
+    np.testing.assert_allclose(operator.diagonal(), A.diagonal(), rtol=1e-12)
+    P = multigrid.Hierarchy.build(A, mesh.node_shape, mesh.grid_nodes, periodic, 3, np.flatnonzero(free)).levels[0].P
+    monkeypatch.setattr(multigrid, "GALERKIN_ROWS", 500)
+    for coarse in (multigrid.galerkin(operator, P), multigrid.galerkin(A, P)):  # by slabs, by blocks of rows
+        assert abs(coarse - P.T @ A @ P).max() <= 1e-12 * abs(coarse).max()

@@ -6,11 +6,13 @@ voxel cubes (the route the paper names as future work), and the platen compressi
   trilinear hexahedron;
 - :mod:`bonelib.fe.pixel_mesh`, :mod:`bonelib.fe.voxel_mesh`: the periodic meshes and their
   sparsity patterns;
-- :mod:`bonelib.fe.solvers`: CHOLMOD, SuperLU and (3D) AMG-preconditioned CG, one set-up for
-  all load cases;
+- :mod:`bonelib.fe.solvers`: CHOLMOD, SuperLU and (3D) multigrid-preconditioned CG
+  (:mod:`bonelib.fe.multigrid`, its finest level applied element by element by
+  :mod:`bonelib.fe.element_operator`), one set-up for all load cases; :mod:`bonelib.fe.memory`
+  refuses a solve that will not fit;
 - :mod:`bonelib.fe.homogenise` (2D, 3 × 3 ``C``), :mod:`bonelib.fe.homogenise_3d` (6 × 6 ``C``):
   effective stiffness and fields; :func:`bonelib.homogenise` takes either by dimension;
-- :mod:`bonelib.fe.platens`: the apparent modulus between frictionless platens;
+- :mod:`bonelib.fe.platens`: the apparent modulus between frictionless or bonded platens;
 - :mod:`bonelib.fe.analytic`: exact references (isotropic, laminates, bounds, tensor rotation,
   plane strain).
 """

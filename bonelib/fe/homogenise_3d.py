@@ -28,7 +28,7 @@ from bonelib.fe.hex8 import (
 from bonelib.fe.homogenise import Fields, Homogenisation
 from bonelib.fe.materials import check_materials
 from bonelib.fe.memory import check_fits
-from bonelib.fe.solvers import TRIANGLE, factorize_3d, preferred
+from bonelib.fe.solvers import factorize_3d, preferred, system_3d
 from bonelib.fe.voxel_mesh import VoxelMesh
 from bonelib.imaging.density import MARROW_MODULUS
 from bonelib.morphometry.connectivity import periodic_clusters
@@ -94,12 +94,13 @@ def homogenise_3d(E: ArrayLike, nu: ArrayLike, voxel_size_mm: float, fields: boo
     mesh = VoxelMesh.of(mask)
     # "auto": the fastest backend whose solve fits in memory (the direct ones first)
     candidates = preferred(mesh.n_dofs) if solver == "auto" else [solver]
-    name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, candidates)
+    name = check_fits(E.shape, mesh.elements.size, mesh.n_dofs, candidates, load_cases=6)
     E_el, nu_el = E.ravel()[mesh.elements], nu.ravel()[mesh.elements]
     U = macro_displacements_3d()  # (24, 6), unit voxel: C does not depend on the voxel size
     forces = mesh.assemble_vector(-hexahedron_product(E_el, nu_el, U))[3:]
-    triangle = TRIANGLE.get(name, "full")  # an unknown name: factorize_3d says which are known
-    solve = factorize_3d(mesh.stiffness(E_el, nu_el, triangle=triangle), mesh, np.arange(3, mesh.n_dofs), name)
+    # the first node's three DOFs held (rigid translation); an unknown name: factorize_3d says which are known
+    numbering = np.arange(mesh.n_dofs) - 3
+    solve = factorize_3d(system_3d(mesh, E_el, nu_el, numbering, name), mesh, np.arange(3, mesh.n_dofs), name)
     fluctuation = np.zeros((mesh.n_dofs, 6))
     fluctuation[3:] = solve(forces)
 

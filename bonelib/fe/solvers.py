@@ -15,7 +15,8 @@ of :func:`preferred` (by the mesh's size) that fits in memory in 3D:
   six times faster than SuperLU's own COLAMD ordering on a 50³ bone cube, within about 1.5×
   of CHOLMOD), so that pip alone gives a fast direct solver.
 - ``"mg"`` (3D): conjugate gradients preconditioned by geometric multigrid on the voxel grid
-  (:mod:`bonelib.fe.multigrid`), all load cases at once; iterative, stopped at a relative
+  (:mod:`bonelib.fe.multigrid`), all load cases at once, its finest level never assembled
+  (:mod:`bonelib.fe.element_operator`); iterative, stopped at a relative
   residual of :data:`RTOL`, at which the moduli agree with a direct solve to about 1e-8. Its
   memory grows linearly with the mesh: the solver of volumes whose factor would not fit.
 
@@ -36,6 +37,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from bonelib.fe import multigrid
+from bonelib.fe.element_operator import ElementOperator
 from bonelib.fe.ordering import nested_dissection
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ RTOL = 1e-7
 DIRECT_LIMIT = 300_000
 #: The part of the 3D stiffness matrix each backend reads
 #: (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`).
-TRIANGLE = {"cholmod": "lower", "superlu": "full", "mg": "full"}
+TRIANGLE = {"cholmod": "lower", "superlu": "full"}
 
 
 def available(ndim: int = 2) -> list[str]:
@@ -144,13 +146,12 @@ def _superlu_3d(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:
     return solve
 
 
-def _mg(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:
-    csr = sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)  # symmetric: no copy
-    hierarchy = multigrid.Hierarchy.build(csr, mesh.node_shape, mesh.grid_nodes, mesh.periodic, 3, dofs)
+def _mg(operator: ElementOperator, mesh: VoxelMesh, dofs: NDArray) -> Solve:
+    hierarchy = multigrid.Hierarchy.build(operator, mesh.node_shape, mesh.grid_nodes, mesh.periodic, 3, dofs)
 
     def solve(rhs: NDArray) -> NDArray:
-        return multigrid.conjugate_gradients(csr, rhs, hierarchy, RTOL,
-                                             progress=csr.shape[0] > DIRECT_LIMIT)[0].reshape(rhs.shape)
+        return multigrid.conjugate_gradients(operator, rhs, hierarchy, RTOL,
+                                             progress=operator.shape[0] > DIRECT_LIMIT)[0].reshape(rhs.shape)
 
     return solve
 
@@ -182,14 +183,29 @@ def factorize(matrix: sp.csr_matrix, solver: str = "auto", pattern: Hashable | N
         return _single_threaded(_BACKENDS_2D[name](matrix, pattern))
 
 
-def factorize_3d(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray, solver: str = "auto") -> Solve:
+def system_3d(mesh: VoxelMesh, E: NDArray, nu: NDArray, numbering: NDArray,
+              solver: str) -> sp.csc_matrix | ElementOperator:
+    """The stiffness of a voxel mesh's free DOFs as ``solver`` reads it: assembled (the part
+    :data:`TRIANGLE` names) for a direct solver, applied element by element for the multigrid CG.
+
+    ``E``, ``nu``: (n_elements,) per element; ``numbering``: (n_dofs,) row of each mesh DOF, −1
+    for a fixed one (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`).
+    """
+    if solver == "mg":
+        return ElementOperator(mesh, E, nu, numbering)
+    return mesh.stiffness(E, nu, numbering=numbering, triangle=TRIANGLE.get(solver, "full"))
+
+
+def factorize_3d(matrix: sp.csc_matrix | ElementOperator, mesh: VoxelMesh, dofs: NDArray,
+                 solver: str = "auto") -> Solve:
     """Prepare ``solve(rhs)`` for the symmetric positive definite ``matrix`` of a voxel mesh.
 
     Parameters
     ----------
-    matrix : scipy.sparse.csc_matrix
-        Reduced stiffness of the free DOFs (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`):
-        the part :data:`TRIANGLE` names for the backend (the whole matrix serves every backend).
+    matrix : scipy.sparse.csc_matrix or bonelib.fe.element_operator.ElementOperator
+        Reduced stiffness of the free DOFs as :func:`system_3d` gives it for the backend:
+        assembled (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`, the part :data:`TRIANGLE`
+        names) for a direct solver, an element-by-element operator for ``"mg"``.
     mesh : bonelib.fe.voxel_mesh.VoxelMesh
         The mesh: its grid gives the multigrid's coarse levels.
     dofs : numpy.ndarray
