@@ -50,16 +50,18 @@ SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32
 #: adding the synthetic cubes made every model worse on real bone, as the chapter shows), the
 #: law whose ratio to the FE modulus the network learns, and the axes of each training cube it
 #: learns along (``bonelib.cubes.evaluate.axis_views``; ("z", "y", "x") triples the cubes but
-#: did not help, as the chapter says), and whether the cubes between the tiles of the real
-#: volumes (``bonelib.cubes.placement.between_origins``) are labelled and learnt from too, whether
-#: the cubes beside the tiles (``beside_origins``: every other position of the half-side lattice) are
-#: labelled (for the next training: the networks do not learn from them yet), and the
+#: did not help, as the chapter says), whether the cubes between the tiles of the real
+#: volumes (``bonelib.cubes.placement.between_origins``) and beside them (``beside_origins``:
+#: every other position of the half-side lattice) are labelled, the kinds of cube the networks
+#: learn from (``learn``; every kind but the tiles is for training only, never predicted), and the
 #: network's filters per stage (``bonelib.cubes.network.cube_model``; twice the default's lowered
 #: the held-out RPE50 from 0.153 to 0.129).
 CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "epochs": 2, "sources": ("real",),
-                   "base": "power_law", "axes": ("z",), "between": True, "beside": True, "widths": (16, 32, 48)},
+                   "base": "power_law", "axes": ("z",), "between": True, "beside": True,
+                   "learn": ("tiles", "between", "beside"), "widths": (16, 32, 48)},
             "paper": {"real": None, "subset": "all", "synthetic": 105, "folds": 5, "epochs": 40, "sources": ("real",),
-                      "base": "power_law", "axes": ("z",), "between": True, "beside": True, "widths": (16, 32, 48)}}
+                      "base": "power_law", "axes": ("z",), "between": True, "beside": True,
+                      "learn": ("tiles", "between", "beside"), "widths": (16, 32, 48)}}
 #: Image sides (px) and repeats of the speed chapter.
 SPEED_SIZES = {"ci": [91, 182, 364], "paper": [91, 182, 364, 728]}
 SPEED_REPEATS = {"ci": 1, "paper": 3}

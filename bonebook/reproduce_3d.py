@@ -2,10 +2,10 @@
 
 ``python -m bonebook.reproduce_3d --scale paper`` labels the 115 shell-free real ROIs of the
 collection (fetched once: ``--cache``) and the realistic cohort's vertebrae into cubes
-(``artefacts/<scale>/cubes3d``, about 45 min on 2 cores), then
-(with ``CUBES_3D["beside"]`` also the cubes beside the tiles, labelled for the next training), then
-trains the 3D network (on the tiles and, with ``CUBES_3D["between"]``, the cubes between them of
-the training specimens) and fits the laws once per fold of real specimens and writes the
+(``artefacts/<scale>/cubes3d``, about 45 min on 2 cores; with ``CUBES_3D["between"]`` and
+``CUBES_3D["beside"]`` also the cubes between and beside the tiles), then trains the 3D network
+(on the kinds of cube ``CUBES_3D["learn"]`` names, of the training specimens) and fits the laws
+once per fold of real specimens and writes the
 results the "Beyond 2D" chapter reads (``results/<scale>/cubes3d``; the fold networks, the
 shipped 3D ensemble, go to ``bonelib/data/models3d`` at paper scale). Both steps resume
 where they stopped. The ``interval`` step calibrates the ensemble's conformal interval on the
@@ -93,11 +93,11 @@ def evaluate(scale: str) -> Path:
     settings = config.CUBES_3D[scale]
     folder = config.artefacts(scale).root / "cubes3d"
     grey, rows = cube_dataset.load(folder)
-    between = cube_dataset.load(folder, "between") if settings["between"] else None
+    extra = {kind: cube_dataset.load(folder, kind) for kind in learnt_from(scale) if kind != "tiles"}
     return cube_evaluation.leave_specimens_out(results(scale), grey, rows, n_folds=settings["folds"],
                                                epochs=settings["epochs"], seed=config.SEED,
                                                sources=settings["sources"], base=settings["base"],
-                                               models=models(scale), axes=settings["axes"], between=between,
+                                               models=models(scale), axes=settings["axes"], extra=extra,
                                                widths=settings["widths"])
 
 
@@ -115,15 +115,19 @@ def interval(scale: str) -> Path:
 
 
 def learnt_from(scale: str) -> tuple[str, ...]:
-    """The kinds of cube the scale's networks learn from: the tiles and the cubes between them
-    (the cubes beside the tiles are labelled for the next training, not learnt from yet)."""
-    return ("tiles", "between") if config.CUBES_3D[scale]["between"] else ("tiles",)
+    """The kinds of cube the scale's networks learn from (``CUBES_3D["learn"]``), each one the
+    scale's dataset holds (:func:`kinds`)."""
+    learn = tuple(config.CUBES_3D[scale]["learn"])
+    if "tiles" not in learn or not set(learn) <= set(kinds(scale)):
+        raise ValueError(f"the networks learn from the tiles and kinds of cube the dataset holds ({kinds(scale)}), "
+                         f"not {learn}")
+    return learn
 
 
 def domain(scale: str, cache: str | None) -> Path:
     """``domain.json`` beside the 3D ensemble (:mod:`bonelib.learn.domain`): the ranges of BV/TV,
     fabric along z and the density histogram's quantiles over the cubes its networks learnt from
-    (every labelled real cube, tiles and the cubes between them, of the sources they learn from),
+    (every labelled cube of the kinds and sources they learn from),
     for :meth:`bonelib.cubes.pretrained.CubeEnsemble.check`. The grey cubes are regenerated from
     each volume's seed (:func:`bonelib.cubes.dataset.regenerated`) and must give the dataset's mean density."""
     from tqdm import tqdm
@@ -172,7 +176,10 @@ def _key(scale: str, step: str) -> str:
     labelled cubes builds them); the evaluation's settings, both versions and the cube tables;
     the study's identity (:func:`bonebook.studies.identity`, digests of its inputs included)."""
     chosen = config.CUBES_3D[scale]
+    from bonelib.cubes import dataset as cube_dataset
+
     code = {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK}
+    learnt = [results(scale) / cube_dataset.STORED[kind][1] for kind in learnt_from(scale)]
     if step == "build":
         return pipeline.step_key(STEP_VERSIONS[step], {"cube_labels": versions.CUBE_LABELS},
                                  (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], chosen["between"],
@@ -182,13 +189,11 @@ def _key(scale: str, step: str) -> str:
         return pipeline.step_key(STEP_VERSIONS[step], code, (), [results(scale) / "predictions.csv"])
     if step == "domain":
         settings = (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], tuple(chosen["sources"]))
-        return pipeline.step_key(STEP_VERSIONS[step], code, settings, [results(scale) / "cubes.csv",
-                                                                       results(scale) / "between.csv"])
+        return pipeline.step_key(STEP_VERSIONS[step], code, settings + (learnt_from(scale),), learnt)
     if step == "evaluate":
         settings = (config.SEED, chosen["folds"], chosen["epochs"], tuple(chosen["sources"]), chosen["base"],
-                    tuple(chosen["axes"]), chosen["between"], tuple(chosen["widths"]))
-        return pipeline.step_key(STEP_VERSIONS[step], code, settings,
-                                 [results(scale) / "cubes.csv", results(scale) / "between.csv"])
+                    tuple(chosen["axes"]), learnt_from(scale), tuple(chosen["widths"]))
+        return pipeline.step_key(STEP_VERSIONS[step], code, settings, learnt)
     if step == "own_scan":  # both routes' shipped networks on one scan: the study's identity says which
         study = studies.identity("own_scan", scale, config.OWN_SCAN[scale])
         return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])

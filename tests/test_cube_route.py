@@ -225,7 +225,7 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
 
     monkeypatch.setattr(cnn3d, "train", spy)
     options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
-    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, between=between, **options)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, extra={"between": between}, **options)
     predictions, _ = cube_evaluation.read_predictions(tmp_path)
     assert sorted(p["volume"] for p in predictions) == sorted(r["volume"] for r in rows[:6])  # tiles only
     folds = pretrained3d.load_pretrained(tmp_path / "models").info["folds"]
@@ -376,10 +376,13 @@ def test_the_shipped_3d_domain_is_that_of_the_training_cubes():
 
     from bonebook import config, studies
 
+    from bonebook.reproduce_3d import learnt_from
+    from bonelib.cubes.dataset import STORED
+
     folder = config.artefacts("paper").snapshot / "cubes3d"
-    tables = [studies.read_table(folder / name) for name in ("cubes.csv", "between.csv")]
+    tables = [studies.read_table(folder / STORED[kind][1]) for kind in learnt_from("paper")]
     learnt = pd.concat([t[cube_evaluation.usable(t.to_dict("records")) & (t.source == "real")] for t in tables])
-    assert len(learnt) > len(studies.read_table(folder / "predictions.csv"))  # the cubes between tiles too
+    assert len(learnt) > len(studies.read_table(folder / "predictions.csv"))  # the cubes between (beside) tiles too
     domain = json.loads((config.artefacts("paper").models_3d / "domain.json").read_text())
     assert {name: domain[name] for name in ("bv_tv_grey", "m_z")} == {
         name: [learnt[name].min(), learnt[name].max()] for name in ("bv_tv_grey", "m_z")}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -78,13 +78,13 @@ def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
 
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
                      sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
-                     axes: Sequence[str] = ("z",), between: tuple[NDArray, Sequence[dict]] | None = None,
+                     axes: Sequence[str] = ("z",), extra: Mapping[str, tuple[NDArray, Sequence[dict]]] | None = None,
                      widths: Sequence[int] = WIDTHS):
     """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
 
-    ``between``: further training cubes (grey, rows), the cubes between the tiles of the real
-    volumes (:func:`bonelib.cubes.dataset.load` of kind ``"between"``); those of the held-out
-    specimens are left out, and none is predicted.
+    ``extra``: further training cubes, kind → (grey, rows), such as the cubes between and beside
+    the tiles of the real volumes (:func:`bonelib.cubes.dataset.load` of kinds ``"between"`` and
+    ``"beside"``); those of the held-out specimens are left out, and none is predicted.
 
     The laws are fitted first, on E_z; the network learns the ratio of the FE modulus to the
     ``base`` law's (a correction of the law from the image), so the 3D CNN's modulus is that
@@ -117,11 +117,11 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
     if base not in ("power_law", "fabric_law"):
         raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
-    if between is not None:
-        extra = np.flatnonzero(usable(between[1]) & np.array([r["source"] in sources and r["specimen"] not in held_out
-                                                              for r in between[1]]))
-        train = np.concatenate([train, len(rows) + np.arange(len(extra))])
-        grey, rows = np.concatenate([grey, between[0][extra]]), [*rows, *(between[1][i] for i in extra)]
+    for more_grey, more_rows in (extra or {}).values():
+        kept = np.flatnonzero(usable(more_rows) & np.array([r["source"] in sources and r["specimen"] not in held_out
+                                                            for r in more_rows], dtype=bool))
+        train = np.concatenate([train, len(rows) + np.arange(len(kept))])
+        grey, rows = np.concatenate([grey, more_grey[kept]]), [*rows, *(more_rows[i] for i in kept)]
 
     laws = {"power_law": ZyssetCurnierLaw(fabric=False), "fabric_law": ZyssetCurnierLaw()}
     for law in laws.values():
@@ -141,14 +141,14 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
                         models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
-                        between: tuple[NDArray, Sequence[dict]] | None = None,
+                        extra: Mapping[str, tuple[NDArray, Sequence[dict]]] | None = None,
                         widths: Sequence[int] = WIDTHS) -> Path:
     """Run the evaluation into ``out`` (resuming its folds if they were made with the same
     settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``, and its network's training loss per epoch,
     ``folds/fold<k>-history.csv``), ``predictions.csv`` and ``metrics.json``; the laws and
     networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
-    cubes, and the ``between`` cubes of the training specimens), the networks (``widths`` filters
+    cubes, and the ``extra`` cubes of the training specimens, kind → (grey, rows)), the networks (``widths`` filters
     per stage) as corrections of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
     ``models`` (default ``out/models``), with their ``ensemble.json``: the ensemble that
     :func:`bonelib.cubes.pretrained.load_pretrained` reads.
@@ -164,8 +164,9 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     models.mkdir(parents=True, exist_ok=True)
     real = [r["specimen"] for r in rows if r["source"] == "real"]
     folds = specimen_folds(real, n_folds, seed)
+    extra = dict(extra or {})
     settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
-                "axes": list(axes), "between": 0 if between is None else len(between[1]),
+                "axes": list(axes), "extra": {kind: len(more_rows) for kind, (_, more_rows) in extra.items()},
                 "widths": list(widths), "architecture": cnn3d.ARCHITECTURE, "cube_labels": CUBE_LABELS}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
@@ -179,7 +180,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
         predictions, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base,
-                                                           progress, axes, between, widths)
+                                                           progress, axes, extra, widths)
         write_csv(out / "folds" / f"fold{k}-history.csv", [{"epoch": e, "loss": v} for e, v in enumerate(losses)])
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
@@ -188,7 +189,7 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                 {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
-                sources=list(sources), base=base, axes=list(axes), between=between is not None,
+                sources=list(sources), base=base, axes=list(axes), kinds=["tiles", *extra],
                 widths=settings["widths"])
     pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
     write_csv(out / "predictions.csv", pooled)
