@@ -82,7 +82,8 @@ def identity(study: str, scale: str, settings: dict) -> dict:
     of the library code it runs (the 2D route's for ``real_bone``, the 3D route's for
     ``cube_fe``) and digests of the files it reads: the shipped 2D ensemble's index and domain
     (which its checks read) for ``real_bone``, both ensembles' for ``own_scan``, the 3D dataset's
-    table and the 3D ensemble's index for ``cube_fe``."""
+    table and the 3D ensemble's index for ``cube_fe`` (none for ``solver_scaling``, which reads
+    neither)."""
     from bonelib import versions
     made = {"study": study, "version": STUDY_VERSIONS[study], "scale": scale, "seed": config.SEED,
             "settings": settings}
@@ -100,10 +101,12 @@ def identity(study: str, scale: str, settings: dict) -> dict:
                            "domain.json": _digest(artefacts.models / "domain.json"),
                            "ensemble3d.json": _digest(artefacts.models_3d / "ensemble.json"),
                            "domain3d.json": _digest(artefacts.models_3d / "domain.json")}}
+    code = {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK}
+    if study == "solver_scaling":  # platen tests of a shipped ROI: it reads no dataset and no network
+        return {**made, "code": code}
     inputs = {"cubes.csv": _digest(artefacts.snapshot / "cubes3d" / "cubes.csv"),
               "ensemble.json": _digest(artefacts.models_3d / "ensemble.json")}
-    return {**made, "code": {"cube_labels": versions.CUBE_LABELS, "cube_network": versions.CUBE_NETWORK},
-            "inputs": inputs}
+    return {**made, "code": code, "inputs": inputs}
 
 
 def _digest(path: Path) -> str | None:
