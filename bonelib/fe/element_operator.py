@@ -37,7 +37,7 @@ from bonelib.fe.voxel_mesh import VoxelMesh
 
 #: Elements per slab of a product (about 20 MB of temporaries per load case).
 PRODUCT_CHUNK = 32_768
-#: Elements per slab of the first coarse operator's assembly (:meth:`ElementOperator.galerkin`).
+#: Elements per slab of the first coarse operator's assembly (:meth:`ElementOperator.galerkin_parts`).
 GALERKIN_CHUNK = 16_384
 
 
