@@ -11,10 +11,11 @@ level of a voxel mesh is never assembled (:class:`bonelib.fe.element_operator.El
 its products run element by element and its Galerkin operator is assembled slab by slab, so
 the memory of a solve is that of the coarse levels, about an eighth of the fine matrix.
 
-A V-cycle smooths with Chebyshev polynomials of the Jacobi-scaled operator D⁻¹A (degree
+A cycle smooths with Chebyshev polynomials of the Jacobi-scaled operator D⁻¹A (degree
 :data:`SMOOTHING_DEGREE`, on [0.1, 1.1] × its largest eigenvalue, estimated by power
 iteration), the same polynomial before and after the coarse correction, so that the cycle is
-a symmetric positive definite preconditioner; the coarsest level (at most :data:`COARSEST`
+a symmetric positive definite preconditioner; the finest level corrects once, each coarser
+one :data:`COARSE_VISITS` times (a W-cycle below a V); the coarsest level (at most :data:`COARSEST`
 unknowns) is solved by dense Cholesky (shifted by :data:`COARSEST_SHIFT`).
 :func:`conjugate_gradients` runs preconditioned CG on several right-hand sides at once (one sparse product serves all load cases). This is the
 method of ParOSol (Flaig & Arbenz 2011), here with Galerkin coarse operators.
@@ -61,6 +62,10 @@ SMOOTHING_DEGREE = 2
 SMOOTHING_INTERVAL = (0.1, 1.1)
 #: Power iterations for that estimate.
 POWER_ITERATIONS = 12
+#: Coarse corrections per visit of a level below the finest (2: a W-cycle under a V at the top).
+#: On bonded platen tests of real bone at 51 µm this halves the CG iterations (80³: 120 → 68;
+#: 120³: 144 → 87) for a cycle that costs little more, its extra work being on the coarse levels.
+COARSE_VISITS = 2
 
 
 def coarse_axis(n_nodes: int, periodic: bool) -> tuple[NDArray, NDArray, NDArray, int]:
@@ -285,13 +290,16 @@ class Hierarchy:
         return cls(levels, la.cho_factor(dense, lower=True))
 
     def cycle(self, b: NDArray, depth: int = 0) -> NDArray:
-        """One V-cycle from zero on ``b`` (n,) or (n, k): the preconditioner's action."""
+        """One cycle from zero on ``b`` (n,) or (n, k): the preconditioner's action."""
         level = self.levels[depth]
         if depth == len(self.levels) - 1:
             return la.cho_solve(self.coarsest, b)
         x = chebyshev(level.A, level.inverse_diagonal, b, None, level.bounds, SMOOTHING_DEGREE)
-        residual = b - level.A @ x
-        x += level.P @ self.cycle(level.P.T @ residual, depth + 1)
+        for visit in range(1 if depth == 0 else COARSE_VISITS):
+            if visit:  # smoothed between visits too: the cycle stays symmetric (S C S C S)
+                x = chebyshev(level.A, level.inverse_diagonal, b, x, level.bounds, SMOOTHING_DEGREE)
+            residual = b - level.A @ x
+            x += level.P @ self.cycle(level.P.T @ residual, depth + 1)
         return chebyshev(level.A, level.inverse_diagonal, b, x, level.bounds, SMOOTHING_DEGREE)
 
     @property
