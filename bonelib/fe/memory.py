@@ -22,7 +22,7 @@ import os
 
 #: Bytes per hexahedral element of a direct solve, factor aside (measured on real bone cubes).
 BYTES_PER_ELEMENT = 26_000
-#: Bytes per hexahedral element of a multigrid solve of one load case (measured: 2.84 GB for
+#: Bytes per hexahedral element of a multigrid solve of one load case (measured: 2.97 GB for
 #: 1.22 M elements).
 MULTIGRID_BYTES_PER_ELEMENT = 2_500
 #: Bytes per element of each further load case of a multigrid solve: the CG's vectors (about

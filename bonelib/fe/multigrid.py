@@ -8,7 +8,7 @@ prolongation P. Only the nodes of the mesh enter (bone only, marrow dropped), an
 nodes they need. The coarse operators are Galerkin's, A_c = Pᵀ A P, so no coarse mesh or
 material is invented and a coarse level is exact on everything P can represent. The finest
 level of a voxel mesh is never assembled (:class:`bonelib.fe.element_operator.ElementOperator`):
-its products run element by element and its Galerkin operator is assembled slab by slab, so
+its products run element by element and its Galerkin operator is summed cell by cell, so
 the memory of a solve is that of the coarse levels, about an eighth of the fine matrix.
 
 A cycle smooths with Chebyshev polynomials of the Jacobi-scaled operator D⁻¹A (degree
@@ -252,7 +252,7 @@ class Hierarchy:
         ----------
         A : scipy.sparse matrix or bonelib.fe.element_operator.ElementOperator
             (n, n) the system (unknowns in any order); an element-by-element operator is never
-            assembled: its first coarse operator is assembled from it slab by slab.
+            assembled: its first coarse operator is summed from it cell by cell of the coarse grid.
         node_shape : tuple of int
             Shape of the grid of nodes.
         nodes : numpy.ndarray
