@@ -42,7 +42,7 @@ OWN_SCAN = {"ci": {"cubes": 1, "whole": False}, "paper": {"cubes": 8}}  # whole:
 #: n³ cubes of a shipped ROI at its native 51 µm, the sizes each solver runs (those installed).
 SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32], "parosol": [24]},
                   "paper": {"cholmod": [40, 60, 80, 100, 130], "superlu": [40, 60, 80, 100],
-                            "mg": [40, 60, 80, 100, 130, 160], "parosol": [40, 60, 80]}}
+                            "mg": [40, 60, 80, 100, 130, 160, 199], "parosol": [40, 60, 80]}}
 #: The 3D route (``bonebook/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
 #: vertebrae cut into cubes, folds of real specimens held out, the 3D network's epochs and

@@ -67,8 +67,8 @@ class ElementOperator:
         n = int(numbering.max()) + 1
         self.shape = (n, n)
         # Fixed DOFs point at one extra row, always zero on the way in and dropped on the way out.
-        dofs = numbering[mesh.element_dofs].astype(np.int32)
-        self._dofs = np.where(dofs >= 0, dofs, np.int32(n))
+        self._dofs = numbering.astype(np.int32)[mesh.element_dofs]  # 32 bits throughout: no copy in 64
+        self._dofs[self._dofs < 0] = n
         lam, mu = lame(E, nu)
         K_lambda, K_mu = hexahedron_matrices()
         if np.all(nu == nu[:1]):  # one matrix, scaled by μ_e

@@ -13,7 +13,7 @@ finest level (:mod:`bonelib.fe.element_operator`), about :data:`MULTIGRID_BYTES_
 (the mesh, the coarse levels, the vectors), linear in the mesh. On a 50³ bone cube (21,445
 elements, 112k DOF) the SuperLU estimate is 1.0 GB against a peak of 0.91 GB; on the whole
 shipped ROI at 51 µm (1.22 M elements, 5.56 M DOF, bonded platens), the multigrid's 3.1 GB
-against 2.84 GB.
+against 2.96–3.04 GB.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 
 #: Bytes per hexahedral element of a direct solve, factor aside (measured on real bone cubes).
 BYTES_PER_ELEMENT = 26_000
-#: Bytes per hexahedral element of a multigrid solve of one load case (measured: 2.97 GB for
+#: Bytes per hexahedral element of a multigrid solve of one load case (measured: 2.96–3.04 GB for
 #: 1.22 M elements).
 MULTIGRID_BYTES_PER_ELEMENT = 2_500
 #: Bytes per element of each further load case of a multigrid solve: the CG's vectors (about

@@ -131,6 +131,38 @@ def prolongation(node_shape: tuple[int, ...], nodes: NDArray, periodic: bool
     return P, coarse_shape, coarse_nodes
 
 
+def unknowns_prolongation(nodal: sp.csr_matrix, dofs: NDArray, dofs_per_node: int
+                          ) -> tuple[sp.csr_matrix, NDArray]:
+    """The interpolation of the unknowns ``dofs`` (mesh DOF ``m · node + component``) from the
+    coarse DOFs: component by component, the nodal interpolation ``nodal``; only the coarse DOFs
+    some unknown reaches are columns.
+
+    Made row by row from ``nodal``, never as the interpolation of every mesh DOF first, so its
+    memory is that of the result.
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix
+        (len(dofs), len(used)) the interpolation.
+    used : numpy.ndarray
+        The coarse DOFs (``m · coarse node + component``) of P's columns, ascending.
+
+    >>> nodal = sp.csr_matrix(np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]))
+    >>> P, used = unknowns_prolongation(nodal, np.array([1, 2, 3, 5]), 2)
+    >>> P.toarray().tolist(), used.tolist()
+    ([[0.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.5, 0.0], [0.0, 0.5, 0.0, 0.5], [0.0, 0.0, 0.0, 1.0]], [0, 1, 2, 3])
+    """
+    m = dofs_per_node
+    node, component = dofs // m, dofs % m
+    counts = np.diff(nodal.indptr)[node]
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    entries = np.arange(indptr[-1]) - np.repeat(indptr[:-1] - nodal.indptr[node], counts)
+    columns = m * nodal.indices[entries].astype(np.int64) + np.repeat(component, counts)
+    used, compact = np.unique(columns, return_inverse=True)
+    P = sp.csr_matrix((nodal.data[entries], compact.astype(np.int32), indptr), shape=(len(dofs), len(used)))
+    return P, used
+
+
 def galerkin(A: Operator, P: sp.csr_matrix) -> sp.csr_matrix:
     """The coarse operator Pᵀ A P, summed from parts in the grid's order so that it is never
     in memory twice: slabs of elements of an element-by-element operator
@@ -273,10 +305,8 @@ class Hierarchy:
         levels = []
         while A.shape[0] > COARSEST and max(node_shape) > 2:
             nodal, node_shape, coarse_nodes = prolongation(node_shape, nodes, periodic)
-            # the unknowns' rows of the nodal interpolation, one block per component
-            P = sp.kron(nodal, sp.identity(m), format="csr")[dofs]
-            used = np.flatnonzero(np.diff(P.tocsc().indptr))
-            P = P[:, used]
+            P, used = unknowns_prolongation(nodal, dofs, m)
+            del nodal  # its rows for every node, no longer needed while the coarse operator is summed
             levels.append(_level(A, P))
             A = galerkin(A, P)
             kept = np.unique(used // m)  # coarse nodes with an unknown

@@ -58,9 +58,12 @@ _threads = ThreadpoolController()
 NAMES = {"cholmod": "CHOLMOD", "superlu": "SuperLU", "mg": "multigrid CG", "parosol": "ParOSol"}
 #: Relative residual at which the iterative solver stops (‖f − K ũ‖ / ‖f‖).
 RTOL = 1e-7
-#: DOFs above which the multigrid CG beats a direct factor (``benchmarks/bench_platens.py``: at
-#: 260k DOF CHOLMOD 11.5 s, multigrid 12.7 s, SuperLU 20.6 s; at 768k multigrid 47 s and
-#: 2.6 GB, SuperLU 91 s and 7.8 GB; one bonded platen test on real bone at 51 µm).
+#: DOFs above which ``"auto"`` takes the multigrid CG rather than a direct factor. How soon the
+#: multigrid wins depends on the struts' thickness in voxels: on bone at 51 µm it is faster
+#: from 41 k DOF on (one bonded platen test, ``benchmarks/bench_platens.py``: 161 k DOF
+#: multigrid 2.8 s, CHOLMOD 4.5 s, SuperLU 9.2 s; 782 k DOF 17.8 s, 51 s and 94 s), on the
+#: 3D route's 50³ cubes at 82 µm (struts one or two voxels thick) it takes three to five times
+#: a direct solve (``benchmarks/bench_fe3d.py``), so the limit stays above those cubes.
 DIRECT_LIMIT = 300_000
 #: The part of the 3D stiffness matrix each backend reads
 #: (:meth:`bonelib.fe.voxel_mesh.VoxelMesh.stiffness`).
