@@ -17,8 +17,9 @@ iteration), the same polynomial before and after the coarse correction, so that 
 a symmetric positive definite preconditioner; the finest level corrects once, each coarser
 one :data:`COARSE_VISITS` times (a W-cycle below a V); the coarsest level (at most :data:`COARSEST`
 unknowns) is solved by dense Cholesky (shifted by :data:`COARSEST_SHIFT`).
-:func:`conjugate_gradients` runs preconditioned CG on several right-hand sides at once (one sparse product serves all load cases). This is the
-method of ParOSol (Flaig & Arbenz 2011), here with Galerkin coarse operators.
+:func:`conjugate_gradients` runs preconditioned CG on several right-hand sides at once (one
+product serves all load cases). This is the method of ParOSol (Flaig & Arbenz 2011), here with
+Galerkin coarse operators.
 
 Examples
 --------
