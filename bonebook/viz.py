@@ -6,6 +6,8 @@ fragments that only call it, so pages stay small and render with no network.
 
 from __future__ import annotations
 
+import re
+
 from IPython.display import HTML, display
 
 
@@ -41,10 +43,17 @@ def table_html(header: list[str], rows: list[list[str]], name: str, caption: str
     """
     from html import escape
 
+    def text(value) -> str:
+        # a value's interval "[low, high]" never breaks inside, in smaller type
+        found = re.fullmatch(r"(.*\S) (\[[^\[\]]*\])", str(value), flags=re.DOTALL)
+        if not found:
+            return escape(str(value))
+        return f'{escape(found[1])} <span class="interval" style="white-space:nowrap;font-size:85%">{escape(found[2])}</span>'
+
     def cell(value, tag: str) -> str:
         if isinstance(value, tuple):  # (text, what a pointer over it shows)
-            return f'<{tag} title="{escape(str(value[1]))}">{escape(str(value[0]))}</{tag}>'
-        return f"<{tag}>{escape(str(value))}</{tag}>"
+            return f'<{tag} title="{escape(str(value[1]))}">{text(value[0])}</{tag}>'
+        return f"<{tag}>{text(value)}</{tag}>"
 
     def cells(values: list, tag: str) -> str:
         return "".join(cell(v, tag) for v in values)
@@ -90,20 +99,23 @@ STEP_WORDS = {"dataset": "labelling the dataset", "table": "the sample table", "
               "density_reading": "the study of Eq. 1", "slice_fe": "the FE checks"}
 
 
-def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
+def provenance_note(provenance: dict, steps: dict, current_code: dict[str, int]) -> HTML:
     """When, where, from which commit and how fast a results snapshot was made; in red if stale.
 
     Parameters
     ----------
     provenance : dict
-        The snapshot's ``provenance.json``.
+        The snapshot's ``provenance.json`` (when and from which commit and code its dataset
+        and networks were made).
+    steps : dict
+        The snapshot's ``steps.json``: every step of the pipeline as it last ran (studies that
+        ran after the networks included).
     current_code : dict
         Versions of the code being built (:mod:`bonelib.versions`, same keys as ``provenance["code"]``):
         a difference means the snapshot was made by other code, and the note says so in red.
     """
     from html import escape
 
-    steps = provenance["steps"]
     machines = {}
     for name, step in steps.items():
         machine = step["machine"]
@@ -111,10 +123,12 @@ def provenance_note(provenance: dict, current_code: dict[str, int]) -> HTML:
         machines.setdefault(where, []).append(f"{STEP_WORDS.get(name, name)} {step['seconds'] / 60:.1f} min")
     timing = "; ".join(f"on {escape(str(where))}: {', '.join(parts)}" for where, parts in machines.items())
     stale = [key for key, value in current_code.items() if provenance["code"].get(key) != value]
+    latest = max((step["finished"] for step in steps.values() if step.get("finished")), default="–")
     note = (f"Results made {escape(provenance['made'])} from commit {escape(provenance['git_revision'][:10])}"
-            f"{' (with uncommitted changes)' if provenance.get('uncommitted_bonelib_changes') else ''}. "
-            f"Wall time of each step of the pipeline, {timing}; a network trained on another machine (a GPU) "
-            "records its own, shown in the chapter on the CNN.")
+            f"{' (with uncommitted changes)' if provenance.get('uncommitted_bonelib_changes') else ''}; "
+            f"the last step of the pipeline finished {escape(latest)}. Wall time of each step as it last ran, "
+            f"{timing}; a network trained on another machine (a GPU) records its own, shown in the chapter on "
+            "the CNN.")
     if stale:
         note += (f' <span style="color:#c00;font-weight:bold">These results were made by other code than the '
                  f"code of this book ({escape(', '.join(stale))} code changed since): run "

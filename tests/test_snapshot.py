@@ -108,12 +108,13 @@ def test_the_committed_snapshot_stays_small():
 def test_the_book_flags_a_snapshot_made_by_other_code():
     from bonebook.viz import provenance_note
 
-    step = {"seconds": 60.0, "machine": {"gpu": None, "cpu": "some CPU", "cores": 2}}
-    provenance = {"made": "2026-11-26T18:00:00Z", "git_revision": "0123456789abcdef", "code": {"labels": "a"},
-                  "steps": {"dataset": step}}
-    fresh = provenance_note(provenance, {"labels": "a"}).data
-    stale = provenance_note(provenance, {"labels": "b"}).data
+    step = {"seconds": 60.0, "finished": "2026-11-27T09:00:00Z", "machine": {"gpu": None, "cpu": "some CPU", "cores": 2}}
+    later = step | {"finished": "2026-12-01T10:00:00Z"}
+    provenance = {"made": "2026-11-26T18:00:00Z", "git_revision": "0123456789abcdef", "code": {"labels": "a"}}
+    fresh = provenance_note(provenance, {"dataset": step, "real_bone": later}, {"labels": "a"}).data
+    stale = provenance_note(provenance, {"dataset": step}, {"labels": "b"}).data
     assert "0123456789" in fresh and "dataset 1.0 min" in fresh and "color:#c00" not in fresh
+    assert "finished 2026-12-01T10:00:00Z" in fresh
     assert "color:#c00" in stale and "labels code changed" in stale
 
 
