@@ -85,10 +85,28 @@ def real_sections(scale: str) -> dict[str, float]:
 
     return {"sections": len(real),
             "wrapping": sum(r["percolates_x"] == "True" and r["percolates_y"] == "True" for r in real),
+            "spanning": sum(r["percolates_x"] == "True" or r["percolates_y"] == "True" for r in real),
             "median_fe_mpa": median([float(r["E_eff"]) for r in real]),
+            "largest_fe_mpa": max(float(r["E_eff"]) for r in real),
             "network_sections": len(shipped),
             "flagged": sum(bool(r["warnings"]) for r in shipped),
             "median_network_mpa": median([float(r["E_pred"]) for r in shipped])}
+
+
+def cost(scale: str) -> dict[str, float]:
+    """What a label and a prediction of one 182 × 182 px slice cost, and how well the cheapest
+    FE stand-in does: seconds per slice of the FE label and of each network (the speed step),
+    the median seconds of the 2 × 2 coarse FE model and its donor-level pooled metrics."""
+    snapshot = config.artefacts(scale).snapshot
+    speed = json.loads((snapshot / "speed.json").read_text())
+    at = speed["size"].index(182.0)
+    with open(snapshot / "coarse.csv", newline="") as handle:
+        coarse = sorted(float(r["seconds_2"]) for r in csv.DictReader(handle))
+    pooled = json.loads((snapshot / "metrics.json").read_text())["evaluations"]["donor-cv"]["coarse FE 2 × 2"]["pooled"]
+    return ({"fe_seconds": speed["FE"][at]}
+            | {f"{name} seconds": values[at] for name, values in speed.items() if name not in ("size", "FE")}
+            | {"coarse_seconds": coarse[len(coarse) // 2]}
+            | {f"coarse_{m}": pooled[m]["value"] for m in METRICS})
 
 
 def modulus_range(scale: str) -> tuple[float, float]:

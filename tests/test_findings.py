@@ -29,8 +29,19 @@ def test_the_headline_rows_are_the_committed_metrics():
 @pytest.mark.skipif(not (SNAPSHOT / "real_bone").exists(), reason="no committed real-bone study")
 def test_the_real_bone_finding_counts_the_committed_sections():
     real = findings.real_sections("paper")
-    assert 0 <= real["wrapping"] <= real["sections"] > 0
+    assert 0 <= real["wrapping"] <= real["spanning"] <= real["sections"] > 0
+    assert real["median_fe_mpa"] <= real["largest_fe_mpa"]
     assert 0 <= real["flagged"] <= real["network_sections"] > 0
     assert real["median_fe_mpa"] < real["median_network_mpa"]  # the FE label at the floor, the network not
     low, high = findings.modulus_range("paper")
     assert 0 < low < high
+
+
+@pytest.mark.skipif(not (SNAPSHOT / "coarse.csv").exists(), reason="no committed coarse FE baseline")
+def test_the_cost_finding_is_the_committed_timings_and_coarse_metrics():
+    cost = findings.cost("paper")
+    speed = json.loads((SNAPSHOT / "speed.json").read_text())
+    assert cost["fe_seconds"] == speed["FE"][speed["size"].index(182.0)]
+    assert 0 < cost["coarse_seconds"] < cost["fe_seconds"]  # a quarter of the pixels costs less
+    pooled = json.loads((SNAPSHOT / "metrics.json").read_text())["evaluations"]["donor-cv"]["coarse FE 2 × 2"]["pooled"]
+    assert cost["coarse_rpe50"] == pooled["rpe50"]["value"]
