@@ -48,7 +48,8 @@ def table_html(header: list[str], rows: list[list[str]], name: str, caption: str
         found = re.fullmatch(r"(.*\S) (\[[^\[\]]*\])", str(value), flags=re.DOTALL)
         if not found:
             return escape(str(value))
-        return f'{escape(found[1])} <span class="interval" style="white-space:nowrap;font-size:85%">{escape(found[2])}</span>'
+        style = "white-space:nowrap;font-size:85%"
+        return f'{escape(found[1])} <span class="interval" style="{style}">{escape(found[2])}</span>'
 
     def cell(value, tag: str) -> str:
         if isinstance(value, tuple):  # (text, what a pointer over it shows)

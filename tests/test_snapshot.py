@@ -108,7 +108,8 @@ def test_the_committed_snapshot_stays_small():
 def test_the_book_flags_a_snapshot_made_by_other_code():
     from bonebook.viz import provenance_note
 
-    step = {"seconds": 60.0, "finished": "2026-11-27T09:00:00Z", "machine": {"gpu": None, "cpu": "some CPU", "cores": 2}}
+    step = {"seconds": 60.0, "finished": "2026-11-27T09:00:00Z",
+            "machine": {"gpu": None, "cpu": "some CPU", "cores": 2}}
     later = step | {"finished": "2026-12-01T10:00:00Z"}
     provenance = {"made": "2026-11-26T18:00:00Z", "git_revision": "0123456789abcdef", "code": {"labels": "a"}}
     fresh = provenance_note(provenance, {"dataset": step, "real_bone": later}, {"labels": "a"}).data
