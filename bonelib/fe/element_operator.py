@@ -94,9 +94,9 @@ class ElementOperator:
         element = self._coefficients @ np.diagonal(self._matrices, axis1=1, axis2=2)  # (n_elements, 24)
         return np.bincount(self._dofs.ravel(), element.ravel(), self.shape[0] + 1)[:-1]
 
-    def assembled(self, part: slice = slice(None)) -> sp.csr_matrix:
-        """K assembled (of the elements ``part`` only; default all), for small meshes and checks."""
-        return sp.csr_matrix(self.mesh.stiffness(self.E, self.nu, numbering=self.numbering, part=part))
+    def assembled(self) -> sp.csr_matrix:
+        """K assembled, for small meshes and checks."""
+        return sp.csr_matrix(self.mesh.stiffness(self.E, self.nu, numbering=self.numbering))
 
     def galerkin_parts(self, P: sp.spmatrix) -> Iterator[sp.csr_matrix]:
         """Pᵀ K P in parts that sum to it, one per slab of elements (:data:`GALERKIN_CHUNK`), in

@@ -77,7 +77,7 @@ class VoxelMesh:
         return (3 * nodes[:, :, None] + np.arange(3, dtype=np.int32)).reshape(-1, 24)
 
     def stiffness(self, E: NDArray, nu: NDArray, first: int = 3, triangle: str = "full",
-                  numbering: NDArray | None = None, part: slice = slice(None)) -> sp.csc_matrix:
+                  numbering: NDArray | None = None) -> sp.csc_matrix:
         """The stiffness of DOFs ``first`` … (by default all but the first node's three), CSC, symmetric.
 
         The element matrices are made slab by slab (:data:`ASSEMBLY_CHUNK`), never all at once.
@@ -95,9 +95,6 @@ class VoxelMesh:
             The whole matrix, or only its lower triangle (diagonal included), all that a
             symmetric factorisation such as CHOLMOD's reads: about half the entries, and a
             quarter of the assembly time on a 50³ bone cube.
-        part : slice
-            Only these elements (of :attr:`elements`) are assembled, E and nu still given for all:
-            the stiffness of a part of the mesh (default: the whole mesh).
         """
         if triangle not in ("full", "lower"):
             raise ValueError(f"triangle must be 'full' or 'lower', got {triangle!r}")
@@ -108,9 +105,8 @@ class VoxelMesh:
         # In slabs of elements (neighbours in the grid, so most of their shared entries meet in
         # one slab): the peak memory is that of the matrix, not of the 24 × 24 entries of every
         # element at once. Entries are summed in element order, as in one pass.
-        first_element, stop, _ = part.indices(len(self.elements))
-        for start in range(first_element, stop, ASSEMBLY_CHUNK):
-            chunk = slice(start, min(start + ASSEMBLY_CHUNK, stop))
+        for start in range(0, len(self.elements), ASSEMBLY_CHUNK):
+            chunk = slice(start, start + ASSEMBLY_CHUNK)
             dofs = numbering[self.element_dofs[chunk]]  # left-out DOFs: negative, dropped
             rows = np.repeat(dofs, 24, axis=1).ravel()
             cols = np.tile(dofs, (1, 24)).ravel()
@@ -121,7 +117,7 @@ class VoxelMesh:
                                      (rows[keep], cols[keep])), shape=(n, n))
             entries.sum_duplicates()
             parts.append(entries)
-        if not parts:
+        if not parts:  # a mesh without elements
             return sp.csc_matrix((n, n))
         matrix = sp.csc_matrix((np.concatenate([q.data for q in parts]),
                                 (np.concatenate([q.row for q in parts]), np.concatenate([q.col for q in parts]))),
