@@ -125,7 +125,6 @@ class ElementOperator:
         return self.assembled().toarray()
 
 
-
 @numba.njit(cache=True, fastmath=True, boundscheck=False, nogil=True)
 def element_products(dofs: NDArray, coefficients: NDArray, matrices: NDArray, x: NDArray,
                      out: NDArray) -> None:  # pragma: no cover (compiled)
@@ -170,7 +169,7 @@ def cell_galerkin(dofs: NDArray, coefficients: NDArray, matrices: NDArray, group
     reached = np.empty(24, np.int64)
     at = 0
     for g in range(n_groups):
-        n = 0  # the group's coarse DOFs, in ascending order
+        n = 0  # the coarse DOFs the group's rows of P reach, in the order met (sorted below)
         for e in range(groups[g], groups[g + 1]):
             for a in range(24):
                 r = dofs[e, a]
