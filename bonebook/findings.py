@@ -116,6 +116,31 @@ def modulus_range(scale: str) -> tuple[float, float]:
     return min(moduli), max(moduli)
 
 
+#: The levels at which the book calls a model a stand-in for the FE it learnt from, the same for
+#: both routes. They are the book's own (the paper sets none): the moduli's scale kept (R², slope)
+#: and the typical and the worst-but-rare error small against the spread between bones.
+STAND_IN_LEVELS = {"r2": 0.95, "slope": 0.05, "rpe50": 0.05, "rpe95": 0.15}
+
+
+def stand_in_checks(pooled: dict) -> list[tuple[str, bool, str]]:
+    """Each of :data:`STAND_IN_LEVELS` as (level in words, reached, measured value as written).
+
+    ``pooled`` maps each of :data:`METRICS` to ``{"value": ...}`` (a metrics file's entry).
+
+    >>> entry = {"r2": {"value": 0.984}, "slope": {"value": 0.93}, "rpe50": {"value": 0.041},
+    ...          "rpe95": {"value": 0.2}}
+    >>> [reached for _, reached, _ in stand_in_checks(entry)]
+    [True, False, True, False]
+    """
+    levels = STAND_IN_LEVELS
+    value = {m: pooled[m]["value"] for m in METRICS}
+    return [(f"R² ≥ {levels['r2']:.2f}", value["r2"] >= levels["r2"], f"{value['r2']:.3f}"),
+            (f"slope within {1 - levels['slope']:.2f}–{1 + levels['slope']:.2f}",
+             abs(value["slope"] - 1) <= levels["slope"], f"{value['slope']:.3f}"),
+            (f"RPE50 ≤ {levels['rpe50']:.2f}", value["rpe50"] <= levels["rpe50"], f"{value['rpe50']:.3f}"),
+            (f"RPE95 ≤ {levels['rpe95']:.2f}", value["rpe95"] <= levels["rpe95"], f"{value['rpe95']:.3f}")]
+
+
 def better(metric: str, ours: float, theirs: float) -> bool:
     """Whether ``ours`` is at least as good as ``theirs``: higher R², slope nearer 1, lower RPE.
 

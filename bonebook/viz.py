@@ -26,6 +26,16 @@ def show(figure, name: str) -> None:
     display(HTML(html))
 
 
+def three_digits(value: float) -> str:
+    """A number with three significant digits as a reader writes it: never in exponent form,
+    whole numbers from 100 up (with thousands separators).
+
+    >>> three_digits(1027.4), three_digits(213.2), three_digits(19.34), three_digits(0.0104)
+    ('1,027', '213', '19.3', '0.0104')
+    """
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def table_html(header: list[str], rows: list[list[str]], name: str, caption: str = "") -> str:
     """A table of already formatted cells as HTML, with a stable element id.
 

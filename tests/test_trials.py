@@ -1,6 +1,7 @@
 """The recorded trials of the appendix (results/paper/trials/trials.csv): each a measured number
 of a known part, with the commit that measured it, in this repository's history."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,3 +34,17 @@ def test_every_trial_names_a_commit_of_this_repository(trials):
         found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True,
                                check=False)
         assert found.returncode == 0, f"trials.csv names {commit}, not a commit of this repository"
+
+
+def test_the_book_setting_of_the_2d_network_is_quoted_from_its_committed_metrics(trials):
+    """A trial compared with the improved network as the book ships it quotes that network's own
+    scores on the same fold, to the digits written, from results/paper/metrics.json."""
+    summary = json.loads((ROOT / "results" / "paper" / "metrics.json").read_text())
+    folds = summary["evaluations"]["donor-cv"]["improved CNN"]["folds"]
+    names = {"R²": "r2", "slope": "slope", "RPE50": "rpe50", "RPE95": "rpe95"}
+    quoted = trials[(trials.compared_with == "20 epochs (the book's setting)") & (trials.reference != "")]
+    assert len(quoted) >= 5
+    for row in quoted.itertuples():
+        digits = len(row.reference.split(".")[1])
+        value = folds[names[row.metric]]["values"][int(row.folds)]
+        assert f"{value:.{digits}f}" == row.reference, (row.trial, row.metric, value)
