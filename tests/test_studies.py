@@ -206,10 +206,20 @@ def test_the_slice_fe_study_is_exact_where_exact_results_exist_and_recomputes(sc
     for entry in ("C11", "C22", "C33"):
         assert bounds.loc["Reuss", entry] <= bounds.loc["FE", entry] <= bounds.loc["Voigt", entry]
     refinement = pd.read_csv(folder / "refinement.csv")
-    # a displacement FE model is too stiff and softens as it is refined, by less at each step
-    assert refinement.elements_per_pixel_side.tolist() == [1, 2, 4]
-    steps = -np.diff(refinement.E_eff)
-    assert np.all(steps > 0) and steps[1] < steps[0]
+    # a displacement FE model is too stiff and softens as it is refined, by less at each step,
+    # on the slice of every vertebra, from the best- to the worst-connected
+    slices = refinement.groupby(["donor", "level"], sort=False)
+    assert slices.ngroups == config.SLICE_FE[scale]["refinement_slices"]
+    perforation = slices.vertical_perforation.first().to_numpy()
+    assert np.all(np.diff(perforation) >= 0)
+    for _, one in slices:
+        assert one.elements_per_pixel_side.tolist() == [1, 2, 4]
+        steps = -np.diff(one.E_eff.to_numpy())
+        assert np.all(steps > 0) and steps[1] < steps[0]
+    # the first is the example slice, recomputed from the seed (cropped as the study crops it)
+    side = refinement.side_px[0]
+    crop = tuple(slice((n - side) // 2, (n - side) // 2 + side) for n in E.shape)
+    assert homogenise(E[crop], nu[crop]).E_eff == pytest.approx(refinement.E_eff[0], rel=1e-9)
     fields = np.load(folder / "fields.npz")
     assert fields["von_mises"].shape == grey.shape and fields["von_mises"].min() >= 0
     assert fields["strain_energy_density"].min() >= 0
