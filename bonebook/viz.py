@@ -10,6 +10,11 @@ import re
 
 from IPython.display import HTML, display
 
+from bonelib.text import significant
+
+#: A number as the chapters write it (three significant digits, never in exponent form).
+three_digits = significant
+
 
 def show(figure, name: str) -> None:
     """Display a plotly figure as an HTML fragment with a stable element id, wherever in a cell.
@@ -24,16 +29,6 @@ def show(figure, name: str) -> None:
     """
     html = figure.to_html(include_plotlyjs=False, full_html=False, div_id=name, config={"responsive": True})
     display(HTML(html))
-
-
-def three_digits(value: float) -> str:
-    """A number with three significant digits as a reader writes it: never in exponent form,
-    whole numbers from 100 up (with thousands separators).
-
-    >>> three_digits(1027.4), three_digits(213.2), three_digits(19.34), three_digits(0.0104)
-    ('1,027', '213', '19.3', '0.0104')
-    """
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def table_html(header: list[str], rows: list[list[str]], name: str, caption: str = "") -> str:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: The scan formats every command that reads a scan takes (:func:`bonelib.io.load_scan`), for --help.
+SCAN_FORMATS = "Scanco AIM/ISQ, NRRD, NIfTI, a DICOM folder, TIFF (a file or a folder of slices), .npy/.npz"
+
 
 def calibration_argument(text: str):
     """Parse ``SLOPE,INTERCEPT`` into a :class:`~bonelib.imaging.density.Calibration`."""

@@ -13,7 +13,7 @@ import numpy as np
 from bonelib import __version__
 
 # Only light imports here: `bonelib --help` should not load SciPy, Zarr or TensorFlow.
-from bonelib._cli_args import add_voxel_size, calibration_argument, read_scan
+from bonelib._cli_args import SCAN_FORMATS, add_voxel_size, calibration_argument, read_scan
 from bonelib.constants import COHORT_NAMES, LEVELS, SCHEMES, SLICE_PX, VOXEL_SIZE_MM
 
 
@@ -207,6 +207,8 @@ def _realism(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bonelib.synth import realism
+    from bonelib.text import significant
+
     real = realism.measure_all(tqdm(realism.real_volumes(args.subset), desc="real ROIs", unit="ROI"), args.sections)
     synthetic = realism.measure_all(tqdm(realism.realistic_volumes(args.n, args.seed), total=args.n,
                                          desc="realistic cubes", unit="cube"), args.sections)
@@ -217,7 +219,8 @@ def _realism(args: argparse.Namespace) -> int:
     print(f"{len(real['3d'])} real ROIs against {len(synthetic['3d'])} realistic cubes: median (10th–90th percentile)")
     print(f"{'measure':<32} {'real':>26} {'realistic':>26} {'deviation':>10}  accepted")
     for row in rows:
-        cells = [f"{m:.3g} ({lo:.3g}–{hi:.3g})" for m, lo, hi in (row["real"], row["synthetic"])]
+        cells = [f"{significant(m)} ({significant(lo)}–{significant(hi)})"
+                 for m, lo, hi in (row["real"], row["synthetic"])]
         print(f"{row['measure']:<32} {cells[0]:>26} {cells[1]:>26} {row['deviation']:>+10.1%}  "
               f"{'yes' if row['passes'] else 'NO'}")
     print("accepted" if all(r["passes"] for r in rows) else "NOT accepted")
@@ -233,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bonelib {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    info = commands.add_parser("info", help="describe a scan (TIFF, DICOM folder, .npy/.npz)")
+    info = commands.add_parser("info", help=f"describe a scan ({SCAN_FORMATS})")
     info.add_argument("scan", type=Path, help="scan file or folder")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=_info)
@@ -255,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Smoothing, calibration to mg HA/cm³, Eq. 1 tissue modulus, periodic Q4 plane-stress "
         "homogenisation; prints C (MPa), E_eff and nu_eff for each 2D slice.",
     )
-    fe.add_argument("image", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz")
+    fe.add_argument("image", type=Path, help=f"image or stack: {SCAN_FORMATS}")
     fe.add_argument("--calibration", type=calibration_argument, metavar="SLOPE,INTERCEPT",
                     help="grey → mg HA/cm³ (default: stored in .npz files written by `bonelib synth`)")
     add_voxel_size(fe)

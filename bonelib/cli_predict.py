@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from bonelib.constants import MICRO_CT_BELOW_MM, MODALITIES, SLICE_PX
+from bonelib.text import significant
 
 
 def _networks(path: Path | None):
@@ -64,8 +65,10 @@ def _print_rows(notes: list[str], name: str, origins, moduli: np.ndarray, spread
         print(f"note: {note}")
     print(f"{'slice':>5} {'row':>5} {'col':>5} {name + ' MPa':>11} {'± MPa':>8} {'interval MPa':>15}  warnings")
     for k, ((index, row, col), value, sd, reasons) in enumerate(zip(origins, moduli, spread, warnings)):
-        cell = f"{interval['low'][k]:.4g}–{interval['high'][k]:.4g}" if interval["low"] is not None else "-"
-        print(f"{index:>5} {row:>5} {col:>5} {value:>11.4g} {sd:>8.2g} {cell:>15}  {'; '.join(reasons) or '-'}")
+        cell = (f"{significant(interval['low'][k], 4)}–{significant(interval['high'][k], 4)}"
+                if interval["low"] is not None else "-")
+        print(f"{index:>5} {row:>5} {col:>5} {significant(value, 4):>11} {significant(sd, 2):>8} {cell:>15}  "
+              f"{'; '.join(reasons) or '-'}")
 
 
 def _interval_words(interval: dict) -> str:
@@ -76,11 +79,12 @@ def _interval_words(interval: dict) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from bonelib.slices import network as cnn
-
+    # The scan is read and checked before TensorFlow is loaded, so that a bad input fails at once.
     image, calibration, voxel, notes = _on_network_grid(args)
     if args.route == "3d":
         return _predict_3d(args, image, calibration, voxel, notes)
+    from bonelib.slices import network as cnn
+
     slices = image[None] if image.ndim == 2 else image
     ensemble = _networks(args.model)
     if args.own_size:
@@ -148,9 +152,10 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel
     _print_rows(notes, "E_z", origins, moduli, spread, interval, warnings)
     print(f"{len(moduli)} cube(s) of {side}³ voxels by {len(ensemble.models)} network(s) in {seconds:.2f} s; E_z is the "
           f"superior–inferior (axis 0) periodic modulus; ± is the spread of the networks; {_interval_words(interval)}")
-    print(f"the tiled volume's E_z: {whole['E_z']:.4g} MPa (each layer of cubes side by side, their mean; the "
-          f"{whole['layers']} layer(s) one upon another, the harmonic mean), between Reuss {whole['reuss']:.4g} and "
-          f"Voigt {whole['voigt']:.4g} MPa; FE of the whole volume: bonelib homogenise SCAN --platens")
+    print(f"the tiled volume's E_z: {significant(whole['E_z'], 4)} MPa (each layer of cubes side by side, their mean; "
+          f"the {whole['layers']} layer(s) one upon another, the harmonic mean), between Reuss "
+          f"{significant(whole['reuss'], 4)} and Voigt {significant(whole['voigt'], 4)} MPa; FE of the whole volume: "
+          "bonelib homogenise SCAN --platens")
     flagged = sum(bool(r) for r in warnings)
     if flagged:
         print(f"warning: {flagged} of {len(moduli)} cube(s) lie outside what the networks were trained on: "
@@ -160,7 +165,7 @@ def _predict_3d(args: argparse.Namespace, volume: np.ndarray, calibration, voxel
 
 def add_predict(commands) -> None:
     """Add the ``predict`` command to the sub-parsers of ``bonelib``."""
-    from bonelib._cli_args import add_voxel_size, calibration_argument
+    from bonelib._cli_args import SCAN_FORMATS, add_voxel_size, calibration_argument
 
     prediction = commands.add_parser(
         "predict", help="E_eff of a 2D image or of each slice of a stack by the shipped CNN ensemble; "
@@ -173,7 +178,7 @@ def add_predict(commands) -> None:
         "(superior–inferior along axis 0) is tiled in 50³ cubes of 82 µm and the 3D ensemble (the 3D network of "
         "each leave-specimens-out fold) predicts each cube's superior–inferior modulus, with the networks' "
         "spread, the interval, the same warnings (and fabric along z) and the tiled volume's modulus.")
-    prediction.add_argument("scan", type=Path, help="image or stack: TIFF, DICOM folder, .npy/.npz, NRRD, NIfTI, AIM")
+    prediction.add_argument("scan", type=Path, help=f"image or stack: {SCAN_FORMATS}")
     prediction.add_argument("--model", type=Path,
                             help="an ensemble folder, a folder written by `bonelib train`, or a .keras file "
                                  "(default: the shipped ensemble)")

@@ -21,7 +21,7 @@ def test_ranges_and_words():
     assert training["rho_p50"] == [400.0, 500.0] and training["rho_p01"] == [-90.0, 10.0]
     assert domain.outside({"rho_p50": 450.0, "rho_p99": 990.0}, training) == []
     (reason,) = domain.outside({"rho_p99": 1500.0, "m_x": 9.0}, training)  # a measure without a range is not judged
-    assert reason.startswith("99th percentile of ρ_HA 1.5e+03 mg HA/cm³ outside the training range")
+    assert reason == "99th percentile of ρ_HA 1,500 mg HA/cm³ outside the training range 890–990 mg HA/cm³"
     with pytest.raises(ValueError, match="no training inputs"):
         domain.ranges([])
 

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bonelib._files import write_json
+from bonelib.text import significant
 
 #: The file of a domain, beside an ensemble's index.
 FILE = "domain.json"
@@ -70,7 +71,8 @@ def outside(measures: dict[str, float], training: dict[str, list[float]]) -> lis
     for name, (low, high) in training.items():
         if name in measures and not low <= measures[name] <= high:
             label, unit = WORDS.get(name, (name, ""))
-            found.append(f"{label} {measures[name]:.3g}{unit} outside the training range {low:.3g}–{high:.3g}{unit}")
+            found.append(f"{label} {significant(measures[name])}{unit} outside the training range "
+                         f"{significant(low)}–{significant(high)}{unit}")
     return found
 
 
