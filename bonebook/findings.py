@@ -109,6 +109,12 @@ def cost(scale: str) -> dict[str, float]:
             | {f"coarse_{m}": pooled[m]["value"] for m in METRICS})
 
 
+def cube_power_law(scale: str) -> dict[str, float]:
+    """The BV/TV power law's pooled metrics on the 3D route's held-out real cubes (its baseline)."""
+    metrics = json.loads((config.artefacts(scale).snapshot / "cubes3d" / "metrics.json").read_text())
+    return {m: metrics["power_law"][m]["value"] for m in METRICS}
+
+
 def modulus_range(scale: str) -> tuple[float, float]:
     """Smallest and largest FE modulus E_z (MPa) of the held-out real cubes of the 3D route."""
     with open(config.artefacts(scale).snapshot / "cubes3d" / "predictions.csv", newline="") as handle:
@@ -182,6 +188,6 @@ def scale_sentence(scale: str, shows: str = "") -> str:
             f"{c['synthetic_cubes']:,} of {c['synthetic_vertebrae']} synthetic vertebrae")
     page = f" This page shows {shows}." if shows else ""
     if scale == "paper":
-        return f"Paper scale: the committed paper-scale results ({data}).{page}"
+        return f"Paper scale: the full-size results ({data}).{page}"
     return (f"{scale} scale: a small run of the whole pipeline, made to test that it works ({data}); its numbers "
             f"are not the paper-scale results.{page}")

@@ -45,3 +45,14 @@ def test_the_cost_finding_is_the_committed_timings_and_coarse_metrics():
     assert 0 < cost["coarse_seconds"] < cost["fe_seconds"]  # a quarter of the pixels costs less
     pooled = json.loads((SNAPSHOT / "metrics.json").read_text())["evaluations"]["donor-cv"]["coarse FE 2 × 2"]["pooled"]
     assert cost["coarse_rpe50"] == pooled["rpe50"]["value"]
+
+
+@pytest.mark.skipif(not (SNAPSHOT / "cubes3d" / "metrics.json").exists(), reason="no committed 3D evaluation")
+def test_the_3d_finding_weighs_the_network_against_its_baseline_and_the_stand_in_levels():
+    power = findings.cube_power_law("paper")
+    network = next(row for row in findings.headline("paper") if row.who.startswith("3D CNN"))
+    assert network.values["rpe50"] < power["rpe50"] and network.values["r2"] > power["r2"]
+    checks = findings.stand_in_checks({m: {"value": network.values[m]} for m in findings.METRICS})
+    assert [name.split()[0] for name, _, _ in checks] == ["R²", "slope", "RPE50", "RPE95"]
+    assert all(ok == (float(value) <= findings.STAND_IN_LEVELS[metric]) for (_, ok, value), metric
+               in zip(checks[2:], ("rpe50", "rpe95")))

@@ -38,10 +38,14 @@ def test_the_check_names_what_lies_outside_the_training_data(folder):
     bars = np.zeros((2, 32, 32))
     bars[:, :, 8:24] = 1100.0
     bars[:, 8:24, :] = 1100.0  # a cross of bone that wraps around the cell both ways
-    reasons = ensemble.check(np.concatenate([marrow, bars]), identity)
+    plate = np.zeros((1, 32, 32))
+    plate[:, 8:24, :] = 1100.0  # a band along x (the columns): it wraps along x only
+    reasons = ensemble.check(np.concatenate([marrow, bars, plate]), identity)
     assert any("mean ρ_HA" in r for r in reasons[0]) and any("BV/TV" in r for r in reasons[0])
-    assert any("does not wrap" in r for r in reasons[0])
+    assert any("does not wrap around the cell along x, y" in r for r in reasons[0])
     assert reasons[1] == [] and reasons[2] == []
+    assert [r for r in reasons[3] if "wrap" in r] == ["bone does not wrap around the cell along y (there the FE "
+                                                      "modulus is the marrow's)"]
 
 
 def test_a_missing_ensemble_is_a_clear_error(tmp_path):

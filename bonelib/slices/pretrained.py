@@ -113,8 +113,10 @@ class SliceEnsemble(Ensemble):
             measures = section_measures(rho, voxel_size_mm)
             found = self.unlike_training({"vbmd": float(rho.mean()), "bv_tv": measures["bv_tv"],
                                           **density_quantiles(rho)})
-            if not (measures["percolates_x"] and measures["percolates_y"]):
-                found.append("bone does not wrap around the cell (the FE label is at the marrow floor)")
+            open_axes = [axis for axis in ("x", "y") if not measures[f"percolates_{axis}"]]
+            if open_axes:
+                found.append(f"bone does not wrap around the cell along {', '.join(open_axes)} (there the FE "
+                             "modulus is the marrow's)")
             reasons.append(found)
         return reasons
 
