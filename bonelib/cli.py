@@ -13,7 +13,12 @@ import numpy as np
 from bonelib import __version__
 
 # Only light imports here: `bonelib --help` should not load SciPy, Zarr or TensorFlow.
-from bonelib._cli_args import SCAN_FORMATS, add_voxel_size, calibration_argument, read_scan
+from bonelib._cli_args import (
+    SCAN_FORMATS,
+    add_voxel_size,
+    calibration_argument,
+    read_scan,
+)
 from bonelib.constants import COHORT_NAMES, LEVELS, SCHEMES, SLICE_PX, VOXEL_SIZE_MM
 
 

@@ -375,7 +375,6 @@ def test_the_shipped_3d_domain_is_that_of_the_training_cubes():
     import pandas as pd
 
     from bonebook import config, studies
-
     from bonebook.reproduce_3d import learnt_from
     from bonelib.cubes.dataset import STORED
 
