@@ -13,7 +13,7 @@ training inputs, of measures an input can be checked against:
 
 >>> ranges = {"rho_p99": [700.0, 1100.0]}
 >>> outside({"rho_p99": 1450.0}, ranges)
-['99th percentile of ρ_HA 1.45e+03 mg HA/cm³ outside the training range 700–1.1e+03 mg HA/cm³']
+['99th percentile of ρ_HA 1,450 mg HA/cm³ outside the training range 700–1,100 mg HA/cm³']
 """
 
 from __future__ import annotations
