@@ -316,7 +316,9 @@ def slice_fe(scale: str, settings: dict, folder: Path) -> dict:
                         "C22": exact[1, 1], "error": float(np.max(np.abs(fe - exact)[nonzero] / np.abs(exact[nonzero])))})
     _write_frame(folder / "laminates.csv", records)
 
-    grey = synth.well_connected(synth.plan(n_donors=35, seed=config.SEED)).scan(n_slices=8).volume[4]
+    specs = synth.plan(n_donors=35, seed=config.SEED)
+    example = synth.well_connected(specs)
+    grey = example.scan(n_slices=8).volume[4]
     E, nu = material_maps(density_map(grey, scanner.CALIBRATION))
     reference = homogenise(E, nu)
     transforms = {"shift (40, 97)": lambda a: np.roll(a, (40, 97), (0, 1)), "rotate 90°": np.rot90,
@@ -332,11 +334,12 @@ def slice_fe(scale: str, settings: dict, folder: Path) -> dict:
     # (quantiles of vertical perforation; the first is the example slice above).
     side = settings["refinement_side"] or len(E)
     crop = tuple(slice((n - side) // 2, (n - side) // 2 + side) for n in E.shape)
-    cohort = sorted(synth.plan(n_donors=35, seed=config.SEED), key=lambda s: s.microarchitecture.vertical_perforation)
+    cohort = sorted(specs, key=lambda s: s.microarchitecture.vertical_perforation)
     picks = [cohort[round(q * (len(cohort) - 1))] for q in np.linspace(0, 1, settings["refinement_slices"])]
     refined = []
     for spec in _progress(picks, "refined slices", "slice"):
-        maps = material_maps(density_map(spec.scan(n_slices=8).volume[4], scanner.CALIBRATION))
+        maps = (E, nu) if spec is example else material_maps(density_map(spec.scan(n_slices=8).volume[4],
+                                                                          scanner.CALIBRATION))
         E_slice, nu_slice = (m[crop] for m in maps)
         refined += [{"donor": spec.donor, "level": spec.level,
                      "vertical_perforation": spec.microarchitecture.vertical_perforation,
