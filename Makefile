@@ -12,11 +12,6 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[all]'
-	@# Optional fast FE backend (CHOLMOD): built against Debian's SuiteSparse when present.
-	@if [ -f /usr/include/suitesparse/cholmod.h ]; then \
-	    $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[cholmod]' \
-	    || echo "warning: scikit-sparse did not build; the FE solver falls back to SuperLU"; \
-	else echo "note: no SuiteSparse headers (apt install libsuitesparse-dev): the FE solver uses SuperLU"; fi
 	@touch $@
 
 # The expensive steps (dataset, training, baselines; then the 3D route's cubes, laws and

@@ -6,7 +6,7 @@ average, bone where the fraction is ≥ 0.5; tissue 10 GPa, ν 0.3, marrow dropp
 size and solver this prints, measured in the same run: the median and largest seconds per
 cube of ``bonelib.fe.homogenise_3d`` (six load cases, assembly to moduli), the largest peak
 memory (resident set size of a fresh process), the median degrees of freedom, the ratio of
-the median time of the first solver (the reference: CHOLMOD-METIS where scikit-sparse is
+the median time of the first solver (the reference: CHOLMOD-METIS where CVXOPT is
 installed, else SuperLU on METIS's order) to the solver's, and the
 largest relative difference of the three Young's moduli from the reference.
 

@@ -6,7 +6,7 @@ its scan's 51.3 µm, bone as segmented there, tissue 10 GPa, ν 0.3, compressed 
 platens along z (``bonelib.fe.compression_test``). For each size and solver, in a fresh single-threaded process measured in the same run
 (``bonebook.studies.measure_platen_test``): seconds from the moduli maps to the modulus, the
 peak memory (resident set size), the DOFs, the ratio of the first solver's time to each (the
-reference: CHOLMOD where scikit-sparse is installed, else SuperLU on METIS's order) and the
+reference: CHOLMOD where CVXOPT is installed, else SuperLU on METIS's order) and the
 relative difference of the moduli. A solve the memory guard refuses is printed as refused, with
 the guard's estimate. The targets for the whole ROI (≤ 60 s, ≤ 3 GB) are printed beside it.
 

@@ -77,7 +77,7 @@ def write_provenance(folder: Path, scale: str, code: dict[str, int], **extra) ->
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib", "bonebook"], capture_output=True,
                                 text=True, cwd=root).stdout.strip())
     packages = {}
-    for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "scikit-sparse"):
+    for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "cvxopt"):
         try:
             packages[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

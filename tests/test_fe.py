@@ -6,6 +6,8 @@ import pytest
 from bonelib import synth
 from bonelib.fe import available_solvers, homogenise, stiffness_matrix
 from bonelib.fe.analytic import isotropic, laminate, reuss_bound, voigt_bound
+from bonelib.fe.pixel_mesh import periodic_grid
+from bonelib.fe.quad4 import element_stiffness
 from bonelib.imaging import scanner
 from bonelib.imaging.density import (
     MARROW_MODULUS,
@@ -192,3 +194,19 @@ def test_stiffness_matrix_is_symmetric_positive_definite():
     assert K.shape == (2 * 30 - 2, 2 * 30 - 2)
     np.testing.assert_allclose(K, K.T, atol=1e-12)
     assert np.linalg.eigvalsh(K).min() > 0
+
+
+@pytest.mark.skipif("cholmod" not in available_solvers(), reason="CHOLMOD (the optional CVXOPT) not installed")
+def test_a_reused_symbolic_factor_solves_each_matrix_and_refuses_a_stale_solve():
+    from bonelib.fe import solvers
+
+    grid = periodic_grid(6, 8)
+    matrices = [grid.reduced_matrix(element_stiffness(E.ravel(), np.full(E.size, 0.3)))
+                for E in (np.full((6, 8), 100.0), np.linspace(50, 500, 48).reshape(6, 8))]
+    rhs = np.random.default_rng(0).standard_normal((matrices[0].shape[0], 2))
+    first = solvers.factorize(matrices[0], "cholmod", pattern=grid)
+    np.testing.assert_allclose(matrices[0] @ first(rhs), rhs, atol=1e-9)
+    second = solvers.factorize(matrices[1], "cholmod", pattern=grid)  # the same pattern: refactorised in place
+    np.testing.assert_allclose(second(rhs), solvers.factorize(matrices[1], "superlu")(rhs), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="replaced"):
+        first(rhs)

@@ -22,7 +22,7 @@ def nested_dissection(matrix: sp.spmatrix, nodes: NDArray[np.int64] | None = Non
     Parameters
     ----------
     matrix : scipy.sparse matrix
-        Symmetric, (n, n); only its sparsity pattern is read.
+        Symmetric, (n, n), or its lower or upper triangle; only its sparsity pattern is read.
     nodes : numpy.ndarray, optional
         (n,) node of each unknown (e.g. ``dof // 3``); unknowns of a node stay together in the
         order of their indices. Default: each unknown its own node.
@@ -50,7 +50,7 @@ def nested_dissection(matrix: sp.spmatrix, nodes: NDArray[np.int64] | None = Non
     rows = sp.csr_matrix(matrix)[first]
     graph = sp.csr_matrix((np.ones(rows.nnz, np.int8), node_of[rows.indices], rows.indptr),
                           shape=(compact.size, compact.size))
-    graph.sum_duplicates()
+    graph = (graph + graph.T).tocsr()  # a triangle of the matrix gives each edge once
     graph.setdiag(0)
     graph.eliminate_zeros()
     if compact.size < 2:

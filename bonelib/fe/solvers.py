@@ -3,17 +3,18 @@
 ``"auto"`` takes the fastest backend available: the first of :func:`available` in 2D, the first
 of :func:`preferred` (by the mesh's size) that fits in memory in 3D:
 
-- ``"cholmod"``: supernodal sparse Cholesky of SuiteSparse through scikit-sparse (optional;
-  ``make`` installs it where Debian's ``libsuitesparse-dev`` is present). In 2D its symbolic
-  analysis depends on the sparsity pattern only, so it is done once per image shape and
-  reused for every sample; in 3D it orders by METIS nested dissection (half the time of
-  CHOLMOD's default ordering on bone cubes) and reads only the lower triangle, so only that
-  is assembled for it (:data:`TRIANGLE`).
+- ``"cholmod"``: supernodal sparse Cholesky of SuiteSparse, as the wheels of CVXOPT bundle it
+  (with OpenBLAS; ``pip install bonelib[cholmod]``, part of what ``make`` installs), on the
+  matrix in the same nested-dissection order as SuperLU's. In 2D its symbolic analysis depends
+  on the sparsity pattern only, so it is done once per image shape and reused for every sample
+  (182² slice: 2.7× SuperLU; 50³ bone cube: 1.9×; ``benchmarks/bench_fe.py`` and
+  ``benchmarks/bench_fe3d.py``). Only the lower triangle is read, so in 3D only that is
+  assembled for it (:data:`TRIANGLE`).
 - ``"superlu"``: SciPy's SuperLU, always present, symmetric mode, no pivoting, on the matrix
   in nested-dissection order: in 2D the pixel grid's (:func:`bonelib.fe.pixel_mesh.nested_dissection`),
   in 3D METIS's of the mesh's node graph (:func:`bonelib.fe.ordering.nested_dissection`;
-  six times faster than SuperLU's own COLAMD ordering on a 50³ bone cube, within about 1.5×
-  of CHOLMOD), so that pip alone gives a fast direct solver.
+  six times faster than SuperLU's own COLAMD ordering on a 50³ bone cube): the direct solver
+  of a bare SciPy.
 - ``"mg"`` (3D): conjugate gradients preconditioned by geometric multigrid on the voxel grid
   (:mod:`bonelib.fe.multigrid`), all load cases at once, its finest level never assembled
   (:mod:`bonelib.fe.element_operator`); iterative, stopped at a relative
@@ -28,6 +29,7 @@ once.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Callable, Hashable
 
 import numpy as np
@@ -46,11 +48,17 @@ if TYPE_CHECKING:
 Solve = Callable[[NDArray], NDArray]
 
 try:
-    from sksparse.cholmod import analyze as _cholmod_analyze
+    import cvxopt
+    from cvxopt import cholmod as _cholmod
 except ImportError:  # optional backend
-    _cholmod_analyze = None
+    _cholmod = None
+else:
+    # supernodal always (BLAS on dense blocks), no ordering of its own: the matrix comes ordered
+    _cholmod.options["supernodal"] = 2
 
-_symbolic_cache: dict[Hashable, object] = {}
+# Symbolic factors per (pattern, thread), and how often each was factorised numerically.
+_symbolic_cache: dict[tuple[Hashable, int], object] = {}
+_generation: dict[tuple[Hashable, int], int] = {}
 # Made after the optional backend is imported, so that its BLAS and OpenMP are seen.
 _threads = ThreadpoolController()
 
@@ -78,7 +86,7 @@ def available(ndim: int = 2) -> list[str]:
     """
     if ndim not in (2, 3):
         raise ValueError(f"ndim must be 2 or 3, got {ndim}")
-    return (["cholmod"] if _cholmod_analyze is not None else []) + ["superlu"] + (["mg"] if ndim == 3 else [])
+    return (["cholmod"] if _cholmod is not None else []) + ["superlu"] + (["mg"] if ndim == 3 else [])
 
 
 def preferred(n_dofs: int) -> list[str]:
@@ -113,16 +121,44 @@ def _chosen(solver: str, ndim: int, backends: dict) -> str:
     return name
 
 
-def _cholmod_2d(matrix: sp.csr_matrix, pattern: Hashable | None) -> Solve:
-    # The CSR arrays of a symmetric matrix are its CSC arrays.
-    csc = sp.csc_matrix((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
-    symbolic = _symbolic_cache.get(pattern) if pattern is not None else None
-    if symbolic is None:
-        symbolic = _cholmod_analyze(csc)
+def _cholmod_matrix(lower: sp.spmatrix) -> "cvxopt.spmatrix":
+    """CVXOPT's sparse matrix of the lower triangle ``lower`` (entries above the diagonal ignored)."""
+    coo = sp.tril(lower).tocoo()
+    return cvxopt.spmatrix(cvxopt.matrix(np.ascontiguousarray(coo.data, dtype=float)),
+                           cvxopt.matrix(coo.row.astype(np.int64)), cvxopt.matrix(coo.col.astype(np.int64)),
+                           coo.shape)
+
+
+def _cholmod_factor(matrix: sp.spmatrix, order: NDArray[np.int64], pattern: Hashable | None = None) -> Solve:
+    """Factorise ``matrix`` (its lower triangle read) in ``order``.
+
+    With a ``pattern``, the factor of the previous matrix of that pattern in this thread is
+    factorised anew in place (its symbolic analysis reused), and the earlier ``solve`` refuses.
+    """
+    lower = _cholmod_matrix(matrix)
+    key = (pattern, threading.get_ident())
+    if pattern is None or key not in _symbolic_cache:
+        factor = _cholmod.symbolic(lower, p=cvxopt.matrix(order.astype(np.int64)))
         if pattern is not None:
-            _symbolic_cache[pattern] = symbolic
-    factor = symbolic.cholesky(csc)
-    return lambda rhs: factor(rhs)
+            _symbolic_cache[key] = factor
+    factor = _symbolic_cache[key] if pattern is not None else factor
+    _cholmod.numeric(lower, factor)
+    _generation[key] = generation = _generation.get(key, 0) + 1
+
+    def solve(rhs: NDArray) -> NDArray:
+        if pattern is not None and _generation[key] != generation:
+            raise RuntimeError("this factor was replaced by a later matrix of the same pattern: solve before "
+                               "factorising the next one")
+        out = cvxopt.matrix(np.array(rhs, dtype=float, order="F"))
+        _cholmod.solve(factor, out)
+        return np.array(out).reshape(np.shape(rhs))
+
+    return solve
+
+
+def _cholmod_2d(matrix: sp.csr_matrix, pattern: Hashable | None) -> Solve:
+    # The matrix comes in the pixel grid's nested-dissection order: CHOLMOD keeps it.
+    return _cholmod_factor(matrix, np.arange(matrix.shape[0]), pattern)
 
 
 def _superlu_2d(matrix: sp.csr_matrix, pattern: Hashable | None) -> Solve:
@@ -132,8 +168,7 @@ def _superlu_2d(matrix: sp.csr_matrix, pattern: Hashable | None) -> Solve:
 
 
 def _cholmod_3d(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:
-    factor = _cholmod_analyze(matrix, ordering_method="metis").cholesky(matrix)
-    return lambda rhs: factor(rhs)
+    return _cholmod_factor(matrix, nested_dissection(matrix, dofs // 3))
 
 
 def _superlu_3d(matrix: sp.csc_matrix, mesh: VoxelMesh, dofs: NDArray) -> Solve:

@@ -83,7 +83,7 @@ def write_vertebra(task: Task, vertebrae: str | Path) -> dict:
 def provenance() -> dict:
     """Package versions, git revision and time of a build."""
     versions = {}
-    for package in ("bonelib", "numpy", "scipy", "scikit-image", "zarr", "dask", "scikit-sparse"):
+    for package in ("bonelib", "numpy", "scipy", "scikit-image", "zarr", "dask", "cvxopt"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
