@@ -7,7 +7,7 @@ of :func:`preferred` (by the mesh's size) that fits in memory in 3D:
   (with OpenBLAS; ``pip install bonelib[cholmod]``, part of what ``make`` installs), on the
   matrix in the same nested-dissection order as SuperLU's. In 2D its symbolic analysis depends
   on the sparsity pattern only, so it is done once per image shape and reused for every sample
-  (182² slice: 2.7× SuperLU; 50³ bone cube: 1.9×; ``benchmarks/bench_fe.py`` and
+  (182² slice: 3.1× SuperLU; 50³ bone cube: 1.9×; ``benchmarks/bench_fe.py`` and
   ``benchmarks/bench_fe3d.py``). Only the lower triangle is read, so in 3D only that is
   assembled for it (:data:`TRIANGLE`).
 - ``"superlu"``: SciPy's SuperLU, always present, symmetric mode, no pivoting, on the matrix
@@ -30,6 +30,7 @@ once.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Hashable
 
 import numpy as np
@@ -56,9 +57,8 @@ else:
     # supernodal always (BLAS on dense blocks), no ordering of its own: the matrix comes ordered
     _cholmod.options["supernodal"] = 2
 
-# Symbolic factors per (pattern, thread), and how often each was factorised numerically.
-_symbolic_cache: dict[tuple[Hashable, int], object] = {}
-_generation: dict[tuple[Hashable, int], int] = {}
+# The 2D CHOLMOD factors per (pattern, thread).
+_reused: dict[tuple[Hashable, int], "_Reused"] = {}
 # Made after the optional backend is imported, so that its BLAS and OpenMP are seen.
 _threads = ThreadpoolController()
 
@@ -129,24 +129,45 @@ def _cholmod_matrix(lower: sp.spmatrix) -> "cvxopt.spmatrix":
                            coo.shape)
 
 
+@dataclass
+class _Reused:
+    """A 2D pattern's CHOLMOD matrix and factor, refactorised for each matrix of the pattern."""
+
+    lower: object  # cvxopt.spmatrix of the lower triangle
+    upper_entries: NDArray[np.bool_]  # CSR entries on or above the diagonal: the lower triangle in CSC order
+    factor: object
+    generation: int = 0
+
+
+def _upper_entries(matrix: sp.csr_matrix) -> NDArray[np.bool_]:
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return matrix.indices >= rows
+
+
 def _cholmod_factor(matrix: sp.spmatrix, order: NDArray[np.int64], pattern: Hashable | None = None) -> Solve:
     """Factorise ``matrix`` (its lower triangle read) in ``order``.
 
-    With a ``pattern``, the factor of the previous matrix of that pattern in this thread is
-    factorised anew in place (its symbolic analysis reused), and the earlier ``solve`` refuses.
+    With a ``pattern`` (``matrix`` then a CSR matrix with sorted indices), the matrix and
+    factor of the previous matrix of that pattern in this thread take the new values and are
+    factorised anew in place, the symbolic analysis reused; the earlier ``solve`` then refuses.
     """
-    lower = _cholmod_matrix(matrix)
     key = (pattern, threading.get_ident())
-    if pattern is None or key not in _symbolic_cache:
+    reused = _reused.get(key) if pattern is not None else None
+    if reused is None:
+        lower = _cholmod_matrix(matrix)
         factor = _cholmod.symbolic(lower, p=cvxopt.matrix(order.astype(np.int64)))
         if pattern is not None:
-            _symbolic_cache[key] = factor
-    factor = _symbolic_cache[key] if pattern is not None else factor
+            reused = _reused[key] = _Reused(lower, _upper_entries(matrix), factor)
+    else:
+        lower, factor = reused.lower, reused.factor
+        lower.V = cvxopt.matrix(np.ascontiguousarray(matrix.data[reused.upper_entries], dtype=float))
     _cholmod.numeric(lower, factor)
-    _generation[key] = generation = _generation.get(key, 0) + 1
+    generation = None
+    if reused is not None:
+        reused.generation = generation = reused.generation + 1
 
     def solve(rhs: NDArray) -> NDArray:
-        if pattern is not None and _generation[key] != generation:
+        if reused is not None and reused.generation != generation:
             raise RuntimeError("this factor was replaced by a later matrix of the same pattern: solve before "
                                "factorising the next one")
         out = cvxopt.matrix(np.array(rhs, dtype=float, order="F"))
