@@ -117,9 +117,13 @@ def cube_power_law(scale: str) -> dict[str, float]:
 
 def modulus_range(scale: str) -> tuple[float, float]:
     """Smallest and largest FE modulus E_z (MPa) of the held-out real cubes of the 3D route."""
-    with open(config.artefacts(scale).snapshot / "cubes3d" / "predictions.csv", newline="") as handle:
-        moduli = [float(r["E_z"]) for r in csv.DictReader(handle)]
-    return min(moduli), max(moduli)
+    from bonelib.cubes import evaluate as cube_evaluation
+    from bonelib.cubes.dataset import typed_rows
+
+    folder = config.artefacts(scale).snapshot / "cubes3d"
+    predictions, _ = cube_evaluation.read_predictions(folder)
+    moduli = cube_evaluation.held_out(predictions, typed_rows(folder / "cubes.csv"), "cnn3d")["E_z"]
+    return float(moduli.min()), float(moduli.max())
 
 
 #: The levels at which the book calls a model a stand-in for the FE it learnt from, the same for

@@ -117,13 +117,12 @@ def step_predict(scale: str) -> None:
     of them (float16 weights, this machine), else as the training run made them."""
     from bonelib.learn import tables as results
     from bonelib.slices import crossval, pretrained
-    from bonelib.slices import evaluate as evaluation
     from bonelib.slices import network as cnn
     artefacts = config.artefacts(scale)
     table = results.read_table(artefacts.snapshot / "samples.csv")
     shipped = pretrained.load_pretrained(models_folder(scale)).models
     names = {"improved": "improved CNN", "paper": "paper's CNN"}
-    rows: dict[str, list] = {"index": [], "model_name": [], "scheme_name": [], "fold": [], "E_pred": []}
+    rows: dict[str, list] = {name: [] for name in results.PREDICTION_COLUMNS}
     inputs = {}
     for run in finished_runs(scale):
         test = np.flatnonzero(crossval.parts(table, run, config.EVALUATION[scale].val_donors, config.SEED) == 2)
@@ -134,7 +133,7 @@ def step_predict(scale: str) -> None:
             predicted = cnn.predict(shipped[run.name], inputs[kind][test])
         else:
             predicted = np.load(artefacts.run(run.name) / "test_predictions.npy")
-        evaluation.append_predictions(rows, test, names[run.model], run.scheme, -1 if run.fold is None else run.fold,
+        results.append_predictions(rows, test, names[run.model], run.scheme, -1 if run.fold is None else run.fold,
                                       predicted)
         log(f"predicted {run.name} ({len(test)} samples)")
     results.write_table(artefacts.snapshot / "cnn_predictions.csv", {k: np.asarray(v) for k, v in rows.items()})

@@ -35,7 +35,7 @@ from bonelib._files import write_json
 #: The steps, in order.
 STEPS = ("build", "evaluate", "interval", "domain", "study", "own_scan", "solver_scaling")
 #: The version of each step's own code, bumped by hand when what it writes changes.
-STEP_VERSIONS = {"build": 1, "evaluate": 1, "interval": 2, "domain": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
+STEP_VERSIONS = {"build": 1, "evaluate": 2, "interval": 2, "domain": 1, "study": studies.STUDY_VERSIONS["cube_fe"],
                  "own_scan": studies.STUDY_VERSIONS["own_scan"],
                  "solver_scaling": studies.STUDY_VERSIONS["solver_scaling"]}
 
@@ -105,10 +105,13 @@ def interval(scale: str) -> Path:
     """The 3D ensemble's conformal interval (``interval.json`` beside it), calibrated on the
     held-out cubes of every fold, and its coverage on folds held out of the calibration
     (``results/<scale>/cubes3d/interval.json``)."""
+    from bonelib.cubes import evaluate as cube_evaluation
+    from bonelib.cubes.dataset import typed_rows
     from bonelib.learn import conformal
 
-    held_out = studies.read_table(results(scale) / "predictions.csv")
-    predicted, observed, folds = (held_out[column].to_numpy() for column in ("cnn3d", "E_z", "fold"))
+    predictions, _ = cube_evaluation.read_predictions(results(scale))
+    cubes = cube_evaluation.held_out(predictions, typed_rows(results(scale) / "cubes.csv"), "cnn3d")
+    predicted, observed, folds = cubes["E_pred"], cubes["E_z"], cubes["fold"]
     conformal.calibrate(predicted, observed).write(models(scale))
     write_json(results(scale) / "interval.json", {"folds": conformal.cross_coverage(predicted, observed, folds)})
     return results(scale) / "interval.json"

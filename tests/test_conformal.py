@@ -9,7 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from bonebook import config, studies
+from bonebook import config
+from bonelib.cubes import evaluate as cube_evaluation
+from bonelib.cubes.dataset import typed_rows
 from bonelib.learn import conformal
 from bonelib.learn import tables as results
 
@@ -64,8 +66,9 @@ def test_the_shipped_2d_interval_is_that_of_the_stored_residuals(scale):
 @pytest.mark.parametrize("scale", ["paper", "ci"])
 def test_the_shipped_3d_interval_is_that_of_the_stored_residuals(scale):
     folder = config.artefacts(scale).snapshot / "cubes3d"
-    held_out = studies.read_table(folder / "predictions.csv")
-    recomputed = conformal.calibrate(held_out["cnn3d"].to_numpy(), held_out["E_z"].to_numpy())
+    predictions, _ = cube_evaluation.read_predictions(folder)
+    held_out = cube_evaluation.held_out(predictions, typed_rows(folder / "cubes.csv"), "cnn3d")
+    recomputed = conformal.calibrate(held_out["E_pred"], held_out["E_z"])
     assert conformal.RelativeInterval.read(config.artefacts(scale).models_3d) == recomputed
     coverage = json.loads((folder / "interval.json").read_text())["folds"]
     if scale == "paper":  # leave-specimens-out folds held out of the calibration

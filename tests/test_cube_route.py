@@ -189,7 +189,7 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
 
     def spy(grey_, rows_, held_out, *args):
         made = original(grey_, rows_, held_out, *args)
-        seen.append((set(held_out), {p["specimen"] for p in made[0]}))
+        seen.append((set(held_out), {rows_[i]["specimen"] for i in made[0]}))
         return made
 
     monkeypatch.setattr(cube_evaluation, "fold_predictions", spy)
@@ -197,10 +197,11 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     assert sorted(s for held, _ in seen for s in held) == ["A", "B"]
     assert all(held == predicted for held, predicted in seen)
     predictions, metrics = cube_evaluation.read_predictions(tmp_path)
-    assert len(predictions) == 6 and {p["volume"] for p in predictions} == {r["volume"] for r in rows[:6]}
+    assert len(predictions["index"]) == 6 * len(cube_evaluation.MODELS)  # the long table: a row per cube and model
+    law = cube_evaluation.held_out(predictions, rows, "power_law")
+    assert sorted(law["volume"]) == sorted(r["volume"] for r in rows[:6])
     assert set(cube_evaluation.MODELS) <= set(metrics) and metrics["specimens"] == 2
-    law = np.array([p["power_law"] for p in predictions])
-    np.testing.assert_allclose(law, [p["E_z"] for p in predictions], rtol=1e-6)  # E_z is an exact power law
+    np.testing.assert_allclose(law["E_pred"], law["E_z"], rtol=1e-6)  # E_z is an exact power law
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
     assert len(seen) == 2  # resumed: no fold retrained
     ensemble = pretrained3d.load_pretrained(tmp_path / "models")
@@ -227,7 +228,8 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
     options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, extra={"between": between}, **options)
     predictions, _ = cube_evaluation.read_predictions(tmp_path)
-    assert sorted(p["volume"] for p in predictions) == sorted(r["volume"] for r in rows[:6])  # tiles only
+    scored = cube_evaluation.held_out(predictions, rows, "cnn3d")["volume"]
+    assert sorted(scored) == sorted(r["volume"] for r in rows[:6])  # tiles only
     folds = pretrained3d.load_pretrained(tmp_path / "models").info["folds"]
     marked_inputs = {s: cnn3d.cube_inputs(np.full((1, *grey.shape[1:]), value, np.int16), CALIBRATION)[0]
                      for s, value in marks.items()}
@@ -246,7 +248,7 @@ def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(folder)
     if not (folder / "metrics.json").exists():
         pytest.skip("no committed 3D results")
     predictions, metrics = cube_evaluation.read_predictions(folder)
-    recomputed = cube_evaluation.summarise(predictions)
+    recomputed = cube_evaluation.summarise(predictions, cube_dataset.typed_rows(RESULTS / "cubes.csv"))
     for model in cube_evaluation.MODELS:
         for name in ("r2", "slope", "rpe50", "rpe95"):
             assert recomputed[model][name]["value"] == pytest.approx(metrics[model][name]["value"], rel=1e-12)
@@ -262,7 +264,11 @@ def test_a_committed_held_out_prediction_is_recomputed_from_the_shipped_fold_net
     predictions, _ = cube_evaluation.read_predictions(RESULTS)
     ensemble = pretrained3d.load_pretrained()
     shipped = {v.name: v for v in cube_dataset.volumes(synthetic=0)}
-    row = next(p for p in predictions if p["volume"] in shipped)
+    rows = cube_dataset.typed_rows(RESULTS / "cubes.csv")
+    held = {model: cube_evaluation.held_out(predictions, rows, model) for model in cube_evaluation.MODELS}
+    k = next(k for k, name in enumerate(held["cnn3d"]["volume"]) if name in shipped)
+    row = {"volume": held["cnn3d"]["volume"][k], "fold": held["cnn3d"]["fold"][k], "cube": held["cnn3d"]["cube"][k],
+           **{model: held[model]["E_pred"][k] for model in cube_evaluation.MODELS}}
     volume = shipped[row["volume"]]
     fold = f"fold{int(row['fold'])}"
     assert volume.specimen in ensemble.info["folds"][int(row["fold"])]  # held out from that fold's training
@@ -381,7 +387,8 @@ def test_the_shipped_3d_domain_is_that_of_the_training_cubes():
     folder = config.artefacts("paper").snapshot / "cubes3d"
     tables = [studies.read_table(folder / STORED[kind][1]) for kind in learnt_from("paper")]
     learnt = pd.concat([t[cube_evaluation.usable(t.to_dict("records")) & (t.source == "real")] for t in tables])
-    assert len(learnt) > len(studies.read_table(folder / "predictions.csv"))  # the cubes between (beside) tiles too
+    scored = cube_evaluation.read_predictions(folder)[0]["model_name"] == "cnn3d"
+    assert len(learnt) > scored.sum()  # the cubes between (beside) tiles too
     domain = json.loads((config.artefacts("paper").models_3d / "domain.json").read_text())
     assert {name: domain[name] for name in ("bv_tv_grey", "m_z")} == {
         name: [learnt[name].min(), learnt[name].max()] for name in ("bv_tv_grey", "m_z")}

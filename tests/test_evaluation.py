@@ -5,6 +5,7 @@ import pytest
 
 from bonelib import reference
 from bonelib.learn import folds, metrics
+from bonelib.learn import tables as results
 from bonelib.slices import evaluate as evaluation
 from bonelib.slices.baselines import LinearCorrection
 
@@ -44,10 +45,10 @@ def test_baselines_are_fitted_without_the_test_samples_and_predict_them():
 
 def test_summary_pools_with_donor_intervals_and_gives_each_fold():
     table = synthetic_table()
-    rows = {"index": [], "model_name": [], "scheme_name": [], "fold": [], "E_pred": []}
+    rows = {name: [] for name in results.PREDICTION_COLUMNS}
     for scheme, fold, codes in evaluation.partitions(table, 1):
         test = np.flatnonzero(codes == 2)
-        evaluation.append_predictions(rows, test, "double", scheme, fold, 2 * table["E_eff"][test])
+        results.append_predictions(rows, test, "double", scheme, fold, 2 * table["E_eff"][test])
     rows = {k: np.asarray(v) for k, v in rows.items()}
     summary = evaluation.summarise(table, rows, n_resamples=50)
     pooled = summary["donor-cv"]["double"]["pooled"]

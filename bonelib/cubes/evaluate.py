@@ -7,12 +7,13 @@ once by models blind to its specimen. Only cubes whose bone wraps the periodic c
 in the cancellous range carry a label (:func:`usable`).
 
 Each fold's predictions and network are written as soon as the fold ends, so a stopped run
-resumes at the next fold.
+resumes at the next fold. The predictions are the predictions table of both routes
+(:mod:`bonelib.learn.tables`): one row per cube and model, ``index`` the cube's row in the
+dataset's table (``cubes.csv``), evaluation :data:`SCHEME`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -24,10 +25,13 @@ from numpy.typing import NDArray
 from bonelib._files import write_csv, write_json
 from bonelib.cubes.network import WIDTHS
 from bonelib.cubes.pretrained import write_index
+from bonelib.learn import tables
 from bonelib.versions import CUBE_LABELS
 
 #: The models of the comparison, as named in the predictions and metrics.
 MODELS = ("power_law", "fabric_law", "cnn3d")
+#: The evaluation's name in the predictions table.
+SCHEME = "specimen-cv"
 #: Axis of a cube → the transposition that brings it to array axis 0 (z: none). A cube turned
 #: so that its y (or x) axis lies along axis 0 is a new training cube whose label along
 #: axis 0 is the E_y (E_x) of the same FE solve: the scanner's blur is isotropic, so the turn
@@ -94,9 +98,10 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
 
     Returns
     -------
-    predictions : list of dict
-        One per held-out cube: ``volume``, ``cube``, ``specimen``, ``E_z`` (FE, MPa) and the
-        modulus (MPa) of each of :data:`MODELS`.
+    held : numpy.ndarray
+        The held-out cubes: their rows in ``rows``, ascending.
+    predicted : dict
+        Each of :data:`MODELS` → its modulus (MPa) of each held-out cube.
     model : keras.Model
         The fold's trained 3D network.
     law : ZyssetCurnierLaw
@@ -132,10 +137,7 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     model, losses = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
                                 epochs=epochs, seed=seed, progress=progress, widths=widths)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
-    out = [{"volume": rows[i]["volume"], "cube": rows[i]["cube"], "specimen": rows[i]["specimen"],
-            "E_z": float(rows[i]["E_z"]), **{name: float(predicted[name][k]) for name in MODELS}}
-           for k, i in enumerate(test)]
-    return out, model, laws[base], losses
+    return test, predicted, model, laws[base], losses
 
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
@@ -179,48 +181,78 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         law_file = out / "folds" / f"fold{k}-law.json"
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
-        predictions, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources, base,
-                                                           progress, axes, extra, widths)
+        held, predicted, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources,
+                                                               base, progress, axes, extra, widths)
         write_csv(out / "folds" / f"fold{k}-history.csv", [{"epoch": e, "loss": v} for e, v in enumerate(losses)])
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
-        write_csv(target, predictions)
+        columns: dict[str, list] = {name: [] for name in tables.PREDICTION_COLUMNS}
+        for name in MODELS:
+            tables.append_predictions(columns, held, name, SCHEME, k, predicted[name])
+        tables.write_table(target, {name: np.asarray(values) for name, values in columns.items()})
     vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok and r["source"] in sources]
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
                 {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
                 sources=list(sources), base=base, axes=list(axes), kinds=["tiles", *extra],
                 widths=settings["widths"])
-    pooled = [row | {"fold": k} for k in range(n_folds) for row in _read_csv(out / "folds" / f"fold{k}.csv")]
-    write_csv(out / "predictions.csv", pooled)
-    write_json(out / "metrics.json", summarise(pooled, seed))
+    parts = [tables.read_table(out / "folds" / f"fold{k}.csv") for k in range(n_folds)]
+    pooled = {name: np.concatenate([part[name] for part in parts]) for name in tables.PREDICTION_COLUMNS}
+    tables.write_table(out / "predictions.csv", pooled)
+    write_json(out / "metrics.json", summarise(pooled, rows, seed))
     return out / "metrics.json"
 
 
-def summarise(predictions: Sequence[dict], seed: int = 0) -> dict:
+def held_out(predictions: Mapping[str, NDArray], rows: Sequence[dict], model: str) -> dict[str, NDArray]:
+    """One model's held-out predictions beside their cubes' FE modulus and specimen.
+
+    Parameters
+    ----------
+    predictions : mapping
+        A predictions table of this evaluation (:func:`read_predictions`).
+    rows : sequence of dict
+        The dataset's table the ``index`` column points into (``cubes.csv``,
+        :func:`bonelib.cubes.dataset.typed_rows`).
+    model : str
+        One of :data:`MODELS`.
+
+    Returns
+    -------
+    dict
+        ``E_pred`` and ``E_z`` (MPa), ``specimen``, ``volume``, ``cube`` and ``fold`` of each
+        held-out cube, in the table's order (fold by fold).
+    """
+    chosen = (predictions["model_name"] == model) & (predictions["scheme_name"] == SCHEME)
+    if not chosen.any():
+        raise ValueError(f"no predictions of {model!r} in the table (models: "
+                         f"{', '.join(sorted(set(predictions['model_name'])))})")
+    index = predictions["index"][chosen]
+    return {"E_pred": predictions["E_pred"][chosen], "E_z": _column(rows, "E_z", index),
+            "specimen": np.array([str(rows[i]["specimen"]) for i in index]),
+            "volume": np.array([str(rows[i]["volume"]) for i in index]),
+            "cube": np.array([int(rows[i]["cube"]) for i in index]), "fold": predictions["fold"][chosen]}
+
+
+def summarise(predictions: Mapping[str, NDArray], rows: Sequence[dict], seed: int = 0) -> dict:
     """Metrics of every model (:func:`bonelib.learn.metrics.report`) pooled over the held-out
-    cubes, with intervals that resample whole specimens, and the number of specimens."""
+    cubes, with intervals that resample whole specimens, and the number of specimens.
+
+    ``predictions``: a predictions table of this evaluation; ``rows``: the dataset's table its
+    ``index`` points into (:func:`held_out`)."""
     from bonelib.learn.metrics import report
 
-    reference = [float(p["E_z"]) for p in predictions]
-    groups = [p["specimen"] for p in predictions]
-    metrics = {name: report([float(p[name]) for p in predictions], reference, seed=seed, groups=groups)
-               for name in MODELS}
-    return metrics | {"specimens": len(set(groups))}
+    metrics = {}
+    for name in MODELS:
+        cubes = held_out(predictions, rows, name)
+        metrics[name] = report(cubes["E_pred"], cubes["E_z"], seed=seed, groups=cubes["specimen"].tolist())
+    return metrics | {"specimens": len(set(cubes["specimen"]))}
 
 
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def read_predictions(folder: str | Path) -> tuple[list[dict], dict]:
-    """The pooled predictions (numbers as floats) and the metrics of an evaluation folder."""
+def read_predictions(folder: str | Path) -> tuple[dict[str, NDArray], dict]:
+    """The predictions table (:mod:`bonelib.learn.tables`) and the metrics of an evaluation folder."""
     folder = Path(folder)
-    rows = [{k: (v if k in ("volume", "specimen") else float(v)) for k, v in row.items()}
-            for row in _read_csv(folder / "predictions.csv")]
-    return rows, json.loads((folder / "metrics.json").read_text())
+    return tables.read_table(folder / "predictions.csv"), json.loads((folder / "metrics.json").read_text())

@@ -1,9 +1,13 @@
 """Small result files of a reproduction: the per-sample table and the predictions table.
 
-Both are plain CSV with a header, one row per sample, floats written with 17 significant
-digits so that they read back bit for bit. The per-sample table (``samples.csv``) holds
-every label and descriptor of the dataset with the sample's place in each evaluation; the
-predictions table (``predictions.csv``) holds each model's out-of-sample prediction.
+Both are plain CSV with a header, floats written with 17 significant digits so that they read
+back bit for bit. The per-sample table (``samples.csv``, one row per sample) holds every label
+and descriptor of the dataset with the sample's place in each evaluation; the predictions
+table, the same for both routes (the 2D slices' ``predictions.csv``, the 3D cubes'
+``cubes3d/predictions.csv``), holds each model's out-of-sample predictions, one row per
+prediction (:data:`PREDICTION_COLUMNS`): ``index`` (the sample's row in its per-sample table:
+``samples.csv``, or the 3D route's ``cubes.csv``), ``model_name``, ``scheme_name`` (the
+evaluation), ``fold`` (−1 for a single split) and ``E_pred`` (MPa).
 
 Columns of ``samples.csv`` (units):
 
@@ -31,6 +35,19 @@ C_ENTRIES = tuple((i, j) for i in range(3) for j in range(3))
 TEXT = ("key", "donor", "level")
 #: Integer columns.
 INTEGERS = ("index", "slice", "split_donor", "split_random", "fold")
+#: The columns of a predictions table.
+PREDICTION_COLUMNS = ("index", "model_name", "scheme_name", "fold", "E_pred")
+
+
+def append_predictions(rows: dict[str, list], index: NDArray, model: str, scheme: str, fold: int,
+                       predicted: NDArray) -> None:
+    """Add one model's predictions (MPa) of the samples ``index`` to the columns ``rows``
+    (:data:`PREDICTION_COLUMNS`, each a list; start from ``{name: [] for name in PREDICTION_COLUMNS}``)."""
+    rows["index"] += list(map(int, index))
+    rows["model_name"] += [model] * len(index)
+    rows["scheme_name"] += [scheme] * len(index)
+    rows["fold"] += [int(fold)] * len(index)
+    rows["E_pred"] += list(map(float, predicted))
 
 
 def write_table(path: str | Path, columns: dict[str, NDArray]) -> Path:

@@ -27,6 +27,7 @@ from bonelib._files import write_json
 from bonelib.learn import metrics
 from bonelib.learn.folds import TEST, fold_split
 from bonelib.learn.laws import ZyssetCurnierLaw
+from bonelib.learn.tables import PREDICTION_COLUMNS, append_predictions
 from bonelib.slices.baselines import LinearCorrection
 
 #: The evaluations, in the order of the tables.
@@ -64,7 +65,7 @@ def baseline_predictions(table: dict[str, NDArray], coarse: dict[str, NDArray] |
     """
     fabric = np.stack([table["fabric_1"], table["fabric_2"]], axis=1)
     E = table["E_eff"]
-    rows: dict[str, list] = {"index": [], "model_name": [], "scheme_name": [], "fold": [], "E_pred": []}
+    rows: dict[str, list] = {name: [] for name in PREDICTION_COLUMNS}
     for scheme, fold, codes in partitions(table, val_donors, seed):
         fit, test = codes != TEST, codes == TEST
         predicted = {
@@ -79,16 +80,6 @@ def baseline_predictions(table: dict[str, NDArray], coarse: dict[str, NDArray] |
         for name, values in predicted.items():
             append_predictions(rows, np.flatnonzero(test), name, scheme, fold, values)
     return {key: np.asarray(value) for key, value in rows.items()}
-
-
-def append_predictions(rows: dict[str, list], index: NDArray, model: str, scheme: str, fold: int,
-                       predicted: NDArray) -> None:
-    """Add one model's predictions of the samples ``index`` to the columns ``rows``."""
-    rows["index"] += list(map(int, index))
-    rows["model_name"] += [model] * len(index)
-    rows["scheme_name"] += [scheme] * len(index)
-    rows["fold"] += [int(fold)] * len(index)
-    rows["E_pred"] += list(map(float, predicted))
 
 
 def summarise(table: dict[str, NDArray], predictions: dict[str, NDArray], n_resamples: int = 1000,
