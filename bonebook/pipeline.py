@@ -70,18 +70,14 @@ def write_provenance(folder: Path, scale: str, code: dict[str, int], **extra) ->
     """``folder/provenance.json``: revision (and whether bonelib or bonebook had uncommitted
     changes), the versions of the code, the packages, and each step of ``folder/steps.json``."""
     import subprocess
-    from importlib import metadata
+
+    from bonelib.versions import package_versions
 
     root = Path(__file__).resolve().parent.parent
     revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "bonelib", "bonebook"], capture_output=True,
                                 text=True, cwd=root).stdout.strip())
-    packages = {}
-    for package in ("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "cvxopt"):
-        try:
-            packages[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            packages[package] = None
+    packages = package_versions(("bonelib", "numpy", "scipy", "keras", "tensorflow-cpu", "zarr", "dask", "cvxopt"))
     write_json(folder / "provenance.json", {
         "scale": scale, "git_revision": revision, "uncommitted_bonelib_changes": dirty,
         "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": code, **extra,

@@ -31,6 +31,23 @@ def slice_route() -> dict[str, int]:
     return {"labels": SLICE_LABELS, "training": SLICE_TRAINING}
 
 
+def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """The installed version of each of ``packages`` (None: not installed), as results record them.
+
+    >>> package_versions(("numpy", "no-such-package"))["no-such-package"] is None
+    True
+    """
+    from importlib import metadata
+
+    installed: dict[str, str | None] = {}
+    for package in packages:
+        try:
+            installed[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            installed[package] = None
+    return installed
+
+
 def recorded() -> dict[str, int]:
     """Every version by name, as results record them."""
     return {"slice_labels": SLICE_LABELS, "slice_training": SLICE_TRAINING, "cube_labels": CUBE_LABELS,

@@ -230,7 +230,9 @@ def factorize(matrix: sp.csr_matrix, solver: str = "auto", pattern: Hashable | N
         Backend; ``"auto"`` takes the first of :func:`available`.
     pattern : hashable, optional
         Identifies the sparsity pattern (e.g. the mesh); matrices with equal ``pattern``
-        must have identical ``indptr``/``indices``. The symbolic analysis is then reused.
+        must have identical ``indptr``/``indices``. The symbolic analysis is then reused: with
+        CHOLMOD the factor of the pattern's previous matrix (in this thread) is refactorised in
+        place, so its ``solve`` refuses from then on; solve before factorising the next matrix.
 
     Returns
     -------

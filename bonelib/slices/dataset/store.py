@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from bonelib.slices.dataset.schema import (
     field,
 )
 from bonelib.slices.dataset.sources import Task
+from bonelib.versions import package_versions
 
 
 def parameters_fingerprint(parameters: dict) -> str:
@@ -82,12 +82,7 @@ def write_vertebra(task: Task, vertebrae: str | Path) -> dict:
 
 def provenance() -> dict:
     """Package versions, git revision and time of a build."""
-    versions = {}
-    for package in ("bonelib", "numpy", "scipy", "scikit-image", "zarr", "dask", "cvxopt"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = package_versions(("bonelib", "numpy", "scipy", "scikit-image", "zarr", "dask", "cvxopt"))
     try:
         revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                   cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
