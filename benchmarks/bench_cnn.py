@@ -6,7 +6,7 @@ prediction), seconds per sample of the FE label of a ρ_HA map (`bonelib.slices.
 the speed-up of each CNN over FE, and what one fold of the paper-scale cross-validation
 costs each network: per epoch, an optimiser step for each training image (timed on a
 batch after a warm-up step), the precise batch-norm pass that training runs before each
-validation (:func:`bonelib.slices.network.recalibrate_batch_norm`, as many batches as
+validation (:func:`bonelib.learn.train.recalibrate_batch_norm`, as many batches as
 :mod:`bonelib.slices.train` asks for) and the prediction of the validation images; times the
 epochs of ``bonebook/config.py``. Weights do not change the cost, so untrained networks are
 timed. A fold trained end to end on the same machine is the check of this estimate.
@@ -32,9 +32,9 @@ def main() -> int:
     import numpy as np
 
     from bonelib import synth
+    from bonelib.learn import train as training
     from bonelib.slices import network as cnn
     from bonelib.slices import speed
-    from bonelib.slices import train as training
     from bonelib.slices.label import density_map
 
     vertebra = synth.plan(n_donors=1, seed=0)[0].scan(n_slices=4)
@@ -70,7 +70,7 @@ def main() -> int:
             model.train_on_batch(x, y)
         per_image = (time.perf_counter() - start) / args.repeats / batch
         pool = np.resize(rho, (max(128, batch), *rho.shape[1:]))
-        recalibration = speed.seconds_per_call(lambda: cnn.recalibrate_batch_norm(model, pool, batches),
+        recalibration = speed.seconds_per_call(lambda: training.recalibrate_batch_norm(model, pool, batches),
                                                args.repeats)
         validating = speed.cnn_seconds(model, rho, False, args.batch, args.repeats) * validation
         minutes = (per_image * images + recalibration + validating) * options["epochs"] / 60

@@ -47,7 +47,8 @@ SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32
                             "mg": [40, 60, 80, 100, 130, 160, 199], "parosol": [40, 60, 80]}}
 #: The 3D route (``bonebook/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
-#: vertebrae cut into cubes, folds of real specimens held out, the 3D network's epochs and
+#: vertebrae cut into cubes, folds of real specimens held out (and ``val_specimens`` of the other
+#: folds that choose each network's best epoch, as the 2D route's validation donors), the 3D network's epochs and
 #: the sources its laws and network learn from (real cubes of the training specimens only:
 #: adding the synthetic cubes made every model worse on real bone, as the chapter shows), the
 #: law whose ratio to the FE modulus the network learns, and the axes of each training cube it
@@ -58,11 +59,12 @@ SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32
 #: learn from (``learn``; every kind but the tiles is for training only, never predicted), and the
 #: network's filters per stage (``bonelib.cubes.network.cube_model``; twice the default's lowered
 #: the held-out RPE50 from 0.153 to 0.129).
-CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "epochs": 2, "sources": ("real",),
-                   "base": "power_law", "axes": ("z",), "between": True, "beside": True,
+CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "val_specimens": 1, "epochs": 2,
+                   "sources": ("real",), "base": "power_law", "axes": ("z",), "between": True, "beside": True,
                    "learn": ("tiles", "between", "beside"), "widths": (16, 32, 48)},
-            "paper": {"real": None, "subset": "all", "synthetic": 105, "folds": 5, "epochs": 40, "sources": ("real",),
-                      "base": "power_law", "axes": ("z",), "between": True, "beside": True,
+            "paper": {"real": None, "subset": "all", "synthetic": 105, "folds": 5, "val_specimens": 1,
+                      "epochs": 40, "sources": ("real",), "base": "power_law", "axes": ("z",), "between": True,
+                      "beside": True,
                       "learn": ("tiles", "between", "beside"), "widths": (16, 32, 48)}}
 #: Image sides (px) and repeats of the speed chapter.
 SPEED_SIZES = {"ci": [91, 182, 364], "paper": [91, 182, 364, 728]}

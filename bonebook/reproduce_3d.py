@@ -95,6 +95,7 @@ def evaluate(scale: str) -> Path:
     grey, rows = cube_dataset.load(folder)
     extra = {kind: cube_dataset.load(folder, kind) for kind in learnt_from(scale) if kind != "tiles"}
     return cube_evaluation.leave_specimens_out(results(scale), grey, rows, n_folds=settings["folds"],
+                                               val_specimens=settings["val_specimens"],
                                                epochs=settings["epochs"], seed=config.SEED,
                                                sources=settings["sources"], base=settings["base"],
                                                models=models(scale), axes=settings["axes"], extra=extra,
@@ -194,9 +195,10 @@ def _key(scale: str, step: str) -> str:
         settings = (config.SEED, chosen["real"], chosen["subset"], chosen["synthetic"], tuple(chosen["sources"]))
         return pipeline.step_key(STEP_VERSIONS[step], code, settings + (learnt_from(scale),), learnt)
     if step == "evaluate":
-        settings = (config.SEED, chosen["folds"], chosen["epochs"], tuple(chosen["sources"]), chosen["base"],
-                    tuple(chosen["axes"]), learnt_from(scale), tuple(chosen["widths"]))
-        return pipeline.step_key(STEP_VERSIONS[step], code, settings, learnt)
+        settings = (config.SEED, chosen["folds"], chosen["val_specimens"], chosen["epochs"], tuple(chosen["sources"]),
+                    chosen["base"], tuple(chosen["axes"]), learnt_from(scale), tuple(chosen["widths"]))
+        return pipeline.step_key(STEP_VERSIONS[step], code | {"cube_training": versions.CUBE_TRAINING}, settings,
+                                 learnt)
     if step == "own_scan":  # both routes' shipped networks on one scan: the study's identity says which
         study = studies.identity("own_scan", scale, config.OWN_SCAN[scale])
         return pipeline.step_key(STEP_VERSIONS[step], code, repr(sorted(study.items())), [])
@@ -235,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
            for step in STEPS if step in args.steps]
     if any(ran):
         pipeline.write_provenance(results(args.scale), args.scale, {"cube_labels": versions.CUBE_LABELS,
-                                                                      "cube_network": versions.CUBE_NETWORK})
+                                                                      "cube_network": versions.CUBE_NETWORK,
+                                                                      "cube_training": versions.CUBE_TRAINING})
     print(table(args.scale))
     return 0
 

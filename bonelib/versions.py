@@ -24,6 +24,12 @@ SLICE_TRAINING = 1
 CUBE_LABELS = 1
 #: The 3D network's architecture (:func:`bonelib.cubes.network.cube_model`); its weights record it.
 CUBE_NETWORK = 2
+#: The 3D network's training and evaluation (folds, validation, augmentation, schedule): 3 is the
+#: loop of both routes (:func:`bonelib.learn.train.fit`: a symmetry and shift per cube, validation
+#: specimens, precise batch norm) on the 2D route's folds; 2 was Keras ``fit`` with a symmetry per
+#: batch and no validation (a trial, ``results/paper/cubes3d-fit``); 1 a loop of the 3D route's own,
+#: that trained the shipped networks (their ``settings.json`` records no training version).
+CUBE_TRAINING = 3
 
 
 def slice_route() -> dict[str, int]:
@@ -46,9 +52,3 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             installed[package] = None
     return installed
-
-
-def recorded() -> dict[str, int]:
-    """Every version by name, as results record them."""
-    return {"slice_labels": SLICE_LABELS, "slice_training": SLICE_TRAINING, "cube_labels": CUBE_LABELS,
-            "cube_network": CUBE_NETWORK}

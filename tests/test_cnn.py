@@ -10,9 +10,11 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 
+from bonelib.learn.layers import symmetric_images
+from bonelib.learn.train import history, recalibrate_batch_norm
 from bonelib.slices import dataset
 from bonelib.slices import network as cnn
-from bonelib.slices.train import history, train, trained
+from bonelib.slices.train import train, trained
 from tests.test_dataset import TINY
 
 
@@ -35,7 +37,7 @@ def test_improved_prediction_is_exactly_invariant_to_flips_and_rotations():
     model = cnn.improved_model(mean=300.0, variance=1e4)
     images = rng.uniform(0, 900, (3, 182, 182, 1)).astype(np.float32)
     reference = cnn.predict(model, images)
-    for view in cnn.dihedral(images)[1:]:
+    for view in symmetric_images(images)[1:]:
         np.testing.assert_allclose(cnn.predict(model, np.ascontiguousarray(view)), reference, rtol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         cnn.predict(model, images[:, :100])
@@ -65,7 +67,7 @@ def test_batch_norm_recalibration_sets_the_batch_moments():
     first_conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     norm = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
     features = np.asarray(keras.Model(model.input, first_conv.output)(images))
-    cnn.recalibrate_batch_norm(model, images, batches=3, batch_size=6)  # three times the same batch
+    recalibrate_batch_norm(model, images, batches=3, batch_size=6)  # three times the same batch
     np.testing.assert_allclose(np.asarray(norm.moving_mean), features.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(norm.moving_variance), features.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
     assert norm.momentum == 0.99  # restored

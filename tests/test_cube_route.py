@@ -15,6 +15,7 @@ from bonelib.cubes import evaluate as cube_evaluation
 from bonelib.cubes import network as cnn3d
 from bonelib.cubes import pretrained as pretrained3d
 from bonelib.imaging.scanner import CALIBRATION, Scanner, resample, scan
+from bonelib.learn.layers import symmetric_images
 from bonelib.morphometry.volume import gradient_fabric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,18 +122,9 @@ def test_the_3d_network_is_exactly_invariant_to_the_symmetries_of_its_label():
     model = cnn3d.cube_model(side=16, seed=0)
     cube = np.random.default_rng(0).random((1, 16, 16, 16, 1)).astype(np.float32) * 0.3
     reference = cnn3d.predict_modulus(model, cube)
-    for image in cnn3d.symmetries(cube)[1:]:
+    for image in symmetric_images(cube)[1:]:
         np.testing.assert_allclose(cnn3d.predict_modulus(model, np.ascontiguousarray(image)), reference, rtol=1e-5)
-    assert len(cnn3d.symmetries(cube)) == 16
-
-
-def test_specimen_folds_hold_each_specimen_out_once():
-    folds = cube_evaluation.specimen_folds(list("abcdefghij") * 3, 5, seed=0)
-    assert sorted(s for fold in folds for s in fold) == list("abcdefghij")
-    assert [len(f) for f in folds] == [2] * 5
-    assert folds == cube_evaluation.specimen_folds(list("jihgfedcba"), 5, seed=0)
-    with pytest.raises(ValueError, match="n_folds"):
-        cube_evaluation.specimen_folds(["a", "b"], 3)
+    assert len(symmetric_images(cube)) == 16
 
 
 def test_the_cubes_between_the_tiles_are_mostly_new_bone():
@@ -168,11 +160,12 @@ def test_tiles_between_and_beside_make_every_position_of_the_half_side_lattice()
     assert all(sorted(shared(a, b) for b in tiles)[-2:] == [0.5, 0.5] for a in positions[2])
 
 
-def fake_dataset(side: int = 16):
-    """Grey cubes whose E_z grows with their density: 2 real specimens × 3 cubes and 4 synthetic."""
+def fake_dataset(side: int = 16, specimens: str = "AB"):
+    """Grey cubes whose E_z grows with their density: 3 cubes of each real specimen and 4 synthetic."""
     rng = np.random.default_rng(2)
     rows, grey = [], []
-    for k, (source, specimen) in enumerate([("real", "A")] * 3 + [("real", "B")] * 3 + [("synthetic", "R01")] * 4):
+    sources = [("real", specimen) for specimen in specimens for _ in range(3)] + [("synthetic", "R01")] * 4
+    for k, (source, specimen) in enumerate(sources):
         fraction = 0.1 + 0.03 * k
         rho = np.where(rng.random((side,) * 3) < fraction, 1050.0, -20.0)
         grey.append(np.round((rho - CALIBRATION.intercept) / CALIBRATION.slope).astype(np.int16))
@@ -193,7 +186,8 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
         return made
 
     monkeypatch.setattr(cube_evaluation, "fold_predictions", spy)
-    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False,
+                                        val_specimens=0)
     assert sorted(s for held, _ in seen for s in held) == ["A", "B"]
     assert all(held == predicted for held, predicted in seen)
     predictions, metrics = cube_evaluation.read_predictions(tmp_path)
@@ -202,7 +196,8 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     assert sorted(law["volume"]) == sorted(r["volume"] for r in rows[:6])
     assert set(cube_evaluation.MODELS) <= set(metrics) and metrics["specimens"] == 2
     np.testing.assert_allclose(law["E_pred"], law["E_z"], rtol=1e-6)  # E_z is an exact power law
-    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=2, epochs=1, sources=("real",), progress=False,
+                                        val_specimens=0)
     assert len(seen) == 2  # resumed: no fold retrained
     ensemble = pretrained3d.load_pretrained(tmp_path / "models")
     moduli, spread = ensemble.predict(grey[:2], CALIBRATION)
@@ -210,6 +205,36 @@ def test_leave_specimens_out_never_trains_on_a_held_out_specimen_and_resumes(tmp
     dense = np.full((1, 16, 16, 16), 2000, np.int16)  # 700 mg HA/cm³, far above the training range
     assert any("mean ρ_HA" in reason for reason in ensemble.check(dense, CALIBRATION)[0])
     assert not any("mean ρ_HA" in reason for reason in ensemble.check(grey[:1], CALIBRATION)[0])
+
+
+def test_a_validation_specimen_chooses_the_epoch_and_is_neither_learnt_nor_scored(tmp_path, monkeypatch):
+    from bonelib.learn.folds import donor_folds
+
+    grey, rows = fake_dataset(specimens="ABC")
+    trained = []
+    original = cnn3d.train
+
+    def spy(inputs, modulus, **kwargs):
+        trained.append((len(inputs), len(kwargs["validation"][0])))
+        return original(inputs, modulus, **kwargs)
+
+    monkeypatch.setattr(cnn3d, "train", spy)
+    cube_evaluation.leave_specimens_out(tmp_path, grey, rows, n_folds=3, epochs=2, sources=("real",), progress=False,
+                                        widths=(4, 4, 8))
+    info = pretrained3d.load_pretrained(tmp_path / "models").info
+    fold_of = donor_folds(list("ABC"), 3, seed=0)  # the 2D route's folds, a specimen being a donor
+    assert info["folds"] == [[s for s in "ABC" if fold_of[s] == k] for k in range(3)]
+    for held, checked in zip(info["folds"], info["validation"]):
+        assert len(checked) == 1 and not set(held) & set(checked)
+    assert trained == [(3, 3)] * 3  # one specimen learnt, one validates, one held out
+    predictions, _ = cube_evaluation.read_predictions(tmp_path)
+    scored = cube_evaluation.held_out(predictions, rows, "cnn3d")
+    assert sorted(scored["specimen"]) == sorted("AAABBBCCC")  # each cube scored once, by the fold that held it out
+    with open(tmp_path / "folds" / "fold0-history.csv", newline="") as handle:
+        history = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in history] == ["0", "1"] and all(float(row["val_loss"]) > 0 for row in history)
+    with pytest.raises(ValueError, match="val_donors"):
+        cube_evaluation.leave_specimens_out(tmp_path / "too-many", grey, rows, n_folds=3, val_specimens=2)
 
 
 def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tmp_path, monkeypatch):
@@ -225,7 +250,7 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
         return original(inputs, modulus, **kwargs)
 
     monkeypatch.setattr(cnn3d, "train", spy)
-    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "val_specimens": 0}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, extra={"between": between}, **options)
     predictions, _ = cube_evaluation.read_predictions(tmp_path)
     scored = cube_evaluation.held_out(predictions, rows, "cnn3d")["volume"]
@@ -313,7 +338,7 @@ def test_the_rows_of_a_built_dataset_read_alone_match_the_full_load(tmp_path):
 
 def test_the_network_widths_are_recorded_loaded_and_retrain_the_folds_when_changed(tmp_path):
     grey, rows = fake_dataset()
-    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False}
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "val_specimens": 0}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, widths=(4, 4, 8), **options)
     ensemble = pretrained3d.load_pretrained(tmp_path / "models")
     filters = [layer.filters for layer in ensemble.models["fold0"].layers if hasattr(layer, "filters")]
@@ -330,7 +355,7 @@ def test_networks_of_another_architecture_are_retrained_and_refused(tmp_path):
     import json
 
     grey, rows = fake_dataset()
-    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "widths": (4, 4, 8)}
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "val_specimens": 0, "widths": (4, 4, 8)}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)
     with open(tmp_path / "folds" / "fold0-history.csv", newline="") as handle:
         history = list(csv.DictReader(handle))

@@ -8,8 +8,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 pytest.importorskip("keras")
 
-from bonelib.cubes.network import symmetries
-from bonelib.learn.layers import CircularPad, PeriodicAugment
+from bonelib.learn.layers import CircularPad, PeriodicAugment, symmetric_images
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 6, 1), (2, 4, 5, 3, 2)], ids=["slices", "cubes"])
@@ -33,7 +32,7 @@ def shifted_image(out: np.ndarray, images: list[np.ndarray]) -> bool:
 
 def test_the_augmentation_maps_a_cube_onto_a_shifted_symmetric_image_of_itself():
     cube = np.random.default_rng(0).permutation(6**3).astype(np.float32).reshape(1, 6, 6, 6, 1)
-    images = [image[0] for image in symmetries(cube)]
+    images = [image[0] for image in symmetric_images(cube)]
     layer = PeriodicAugment(seed=3)
     seen = set()
     for _ in range(40):

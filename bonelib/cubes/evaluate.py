@@ -26,7 +26,7 @@ from bonelib._files import write_csv, write_json
 from bonelib.cubes.network import WIDTHS
 from bonelib.cubes.pretrained import write_index
 from bonelib.learn import tables
-from bonelib.versions import CUBE_LABELS
+from bonelib.versions import CUBE_LABELS, CUBE_TRAINING
 
 #: The models of the comparison, as named in the predictions and metrics.
 MODELS = ("power_law", "fabric_law", "cnn3d")
@@ -42,15 +42,6 @@ AXES = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}
 def usable(rows: Sequence[dict]) -> NDArray[np.bool_]:
     """Cubes with a label: bone that wraps the cell, BV/TV in the cancellous range, E_z > 0."""
     return np.array([bool(r["wraps"]) and bool(r["cancellous"]) and float(r["E_z"]) > 0 for r in rows])
-
-
-def specimen_folds(specimens: Sequence[str], n_folds: int, seed: int = 0) -> list[list[str]]:
-    """Split the distinct specimens into ``n_folds`` groups at random (seeded), sizes differing by one at most."""
-    distinct = sorted(set(specimens))
-    if not 2 <= n_folds <= len(distinct):
-        raise ValueError(f"n_folds must lie in 2 … {len(distinct)} (the specimens), got {n_folds}")
-    order = np.random.default_rng(seed).permutation(len(distinct))
-    return [sorted(distinct[i] for i in part) for part in np.array_split(order, n_folds)]
 
 
 def axis_views(grey: NDArray, rows: Sequence[dict], index: NDArray, axes: Sequence[str] = ("z",)):
@@ -83,8 +74,12 @@ def _column(rows: Sequence[dict], name: str, index: NDArray) -> NDArray:
 def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str], epochs: int, seed: int,
                      sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law", progress: bool = True,
                      axes: Sequence[str] = ("z",), extra: Mapping[str, tuple[NDArray, Sequence[dict]]] | None = None,
-                     widths: Sequence[int] = WIDTHS):
-    """Train on every usable cube of ``sources`` but the real ones of ``held_out`` specimens; predict those.
+                     widths: Sequence[int] = WIDTHS, validate: Sequence[str] = ()):
+    """Train on every usable cube of ``sources`` but the real ones of ``held_out`` (and
+    ``validate``) specimens; predict those of ``held_out``.
+
+    The real cubes of the ``validate`` specimens choose the network's best epoch
+    (:func:`bonelib.cubes.network.train`); neither the laws nor the network learn from them.
 
     ``extra``: further training cubes, kind → (grey, rows), such as the cubes between and beside
     the tiles of the real volumes (:func:`bonelib.cubes.dataset.load` of kinds ``"between"`` and
@@ -106,8 +101,8 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         The fold's trained 3D network.
     law : ZyssetCurnierLaw
         The fold's ``base`` law.
-    losses : list of float
-        The network's mean training loss (MAE of the log ratio to the law) in each epoch.
+    history : dict
+        The network's per-epoch ``loss`` (and ``val_loss``): the MAE of the log ratio to the law.
     """
     from bonelib.cubes import network as cnn3d
     from bonelib.imaging.scanner import CALIBRATION
@@ -116,15 +111,20 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
     ok = usable(rows)
     real = np.array([r["source"] == "real" for r in rows])
     held = np.array([r["specimen"] in held_out for r in rows]) & real
+    validating = np.array([r["specimen"] in validate for r in rows]) & real
     chosen = np.array([r["source"] in sources for r in rows])
-    train, test = np.flatnonzero(ok & chosen & ~held), np.flatnonzero(ok & held)
+    train, test = np.flatnonzero(ok & chosen & ~held & ~validating), np.flatnonzero(ok & held)
+    check = np.flatnonzero(ok & validating)
     if not len(test):
         raise ValueError(f"no usable real cube of the specimens {list(held_out)}")
+    if set(held_out) & set(validate) or (len(validate) and not len(check)):
+        raise ValueError(f"the validation specimens {list(validate)} need usable real cubes, none of them held out")
     if base not in ("power_law", "fabric_law"):
         raise ValueError(f"base must be 'power_law' or 'fabric_law', got {base!r}")
     for more_grey, more_rows in (extra or {}).values():
         kept = np.flatnonzero(usable(more_rows) & np.array([r["source"] in sources and r["specimen"] not in held_out
-                                                            for r in more_rows], dtype=bool))
+                                                            and r["specimen"] not in validate for r in more_rows],
+                                                           dtype=bool))
         train = np.concatenate([train, len(rows) + np.arange(len(kept))])
         grey, rows = np.concatenate([grey, more_grey[kept]]), [*rows, *(more_rows[i] for i in kept)]
 
@@ -133,22 +133,35 @@ def fold_predictions(grey: NDArray, rows: Sequence[dict], held_out: Sequence[str
         law.fit(*(_column(rows, name, train) for name in ("bv_tv_grey", "E_z", "m_z")))
     predicted = {name: law.predict(_column(rows, "bv_tv_grey", test), _column(rows, "m_z", test))
                  for name, law in laws.items()}
-    cubes, modulus, bv_tv, m = axis_views(grey, rows, train, axes)
-    model, losses = cnn3d.train(cnn3d.cube_inputs(cubes, CALIBRATION), modulus / laws[base].predict(bv_tv, m),
-                                epochs=epochs, seed=seed, progress=progress, widths=widths)
+    ratio = lambda index, along: _ratio(grey, rows, index, along, laws[base])
+    model, history = cnn3d.train(*ratio(train, axes), validation=ratio(check, ("z",)) if len(check) else None,
+                                 epochs=epochs, seed=seed, verbose=2 if progress else 0, widths=widths)
     predicted["cnn3d"] = predicted[base] * cnn3d.predict_modulus(model, cnn3d.cube_inputs(grey[test], CALIBRATION))
-    return test, predicted, model, laws[base], losses
+    return test, predicted, model, laws[base], history
+
+
+def _ratio(grey: NDArray, rows: Sequence[dict], index: NDArray, axes: Sequence[str], law) -> tuple[NDArray, NDArray]:
+    """The network's inputs of the cubes ``index`` along ``axes`` (:func:`axis_views`), and the
+    ratio of their FE modulus to the ``law``'s: what the network learns."""
+    from bonelib.cubes.network import cube_inputs
+    from bonelib.imaging.scanner import CALIBRATION
+
+    cubes, modulus, bv_tv, m = axis_views(grey, rows, index, axes)
+    return cube_inputs(cubes, CALIBRATION), modulus / law.predict(bv_tv, m)
 
 
 def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_folds: int = 5, epochs: int = 30,
                         seed: int = 0, sources: Sequence[str] = ("real", "synthetic"), base: str = "power_law",
                         models: str | Path | None = None, progress: bool = True, axes: Sequence[str] = ("z",),
                         extra: Mapping[str, tuple[NDArray, Sequence[dict]]] | None = None,
-                        widths: Sequence[int] = WIDTHS) -> Path:
+                        widths: Sequence[int] = WIDTHS, val_specimens: int = 1) -> Path:
     """Run the evaluation into ``out`` (resuming its folds if they were made with the same
     settings, recorded in ``settings.json``): ``folds/fold<k>.csv`` (and the fold's fabric
     law, ``folds/fold<k>-law.json``, and its network's training loss per epoch,
-    ``folds/fold<k>-history.csv``), ``predictions.csv`` and ``metrics.json``; the laws and
+    ``folds/fold<k>-history.csv``), ``predictions.csv`` and ``metrics.json``. The specimens
+    are split into folds as the 2D route splits donors (:func:`bonelib.learn.folds.donor_folds`,
+    a specimen being a donor), and in each fold ``val_specimens`` specimens of the other folds
+    choose the network's best epoch (:func:`bonelib.learn.folds.fold_split`). The laws and
     networks learn from the cubes of ``sources`` (real cubes of the other specimens, synthetic
     cubes, and the ``extra`` cubes of the training specimens, kind → (grey, rows)), the networks (``widths`` filters
     per stage) as corrections of the ``base`` law, along ``axes`` (:func:`fold_predictions`); the fold networks go to
@@ -159,17 +172,22 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     bootstrap intervals that resample whole specimens.
     """
     from bonelib.cubes import network as cnn3d
+    from bonelib.learn.folds import TEST, VAL, donor_folds, fold_split
     from bonelib.learn.weights import save_weights
 
     out = Path(out)
     models = Path(models) if models is not None else out / "models"
     models.mkdir(parents=True, exist_ok=True)
-    real = [r["specimen"] for r in rows if r["source"] == "real"]
-    folds = specimen_folds(real, n_folds, seed)
+    real = np.array(sorted({r["specimen"] for r in rows if r["source"] == "real"}))
+    fold_of = donor_folds(real, n_folds, seed)
+    parts = [fold_split(real, fold_of, k, val_specimens, seed) for k in range(n_folds)]
+    folds = [real[part == TEST].tolist() for part in parts]
+    validation = [real[part == VAL].tolist() for part in parts]
     extra = dict(extra or {})
-    settings = {"n_folds": n_folds, "epochs": epochs, "seed": seed, "sources": list(sources), "base": base,
-                "axes": list(axes), "extra": {kind: len(more_rows) for kind, (_, more_rows) in extra.items()},
-                "widths": list(widths), "architecture": cnn3d.ARCHITECTURE, "cube_labels": CUBE_LABELS}
+    settings = {"n_folds": n_folds, "val_specimens": val_specimens, "epochs": epochs, "seed": seed,
+                "sources": list(sources), "base": base, "axes": list(axes),
+                "extra": {kind: len(more_rows) for kind, (_, more_rows) in extra.items()}, "widths": list(widths),
+                "architecture": cnn3d.ARCHITECTURE, "training": CUBE_TRAINING, "cube_labels": CUBE_LABELS}
     if (out / "folds").exists() and _read_json(out / "settings.json") != settings:
         # Folds of other settings (or of unknown ones) are not resumed: they are trained again.
         shutil.rmtree(out / "folds")
@@ -181,9 +199,11 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
         law_file = out / "folds" / f"fold{k}-law.json"
         if target.exists() and law_file.exists() and (models / f"fold{k}.npz").exists():
             continue
-        held, predicted, model, law, losses = fold_predictions(grey, rows, held_out, epochs, seed + k, sources,
-                                                               base, progress, axes, extra, widths)
-        write_csv(out / "folds" / f"fold{k}-history.csv", [{"epoch": e, "loss": v} for e, v in enumerate(losses)])
+        held, predicted, model, law, history = fold_predictions(grey, rows, held_out, epochs, seed + k, sources,
+                                                                base, progress, axes, extra, widths, validation[k])
+        write_csv(out / "folds" / f"fold{k}-history.csv",
+                  [{key: (int(v) if key == "epoch" else float(v)) for key, v in zip(history, values)}
+                   for values in zip(*history.values())])
         save_weights(model, models / f"fold{k}.npz")
         write_json(law_file, {"fabric": law.fabric, "E0": law.E0, "k": law.k, "l": law.l})
         columns: dict[str, list] = {name: [] for name in tables.PREDICTION_COLUMNS}
@@ -193,8 +213,8 @@ def leave_specimens_out(out: str | Path, grey: NDArray, rows: Sequence[dict], n_
     vbmd = [float(r["vbmd"]) for r, ok in zip(rows, usable(rows)) if ok and r["source"] in sources]
     laws = {f"fold{k}": json.loads((out / "folds" / f"fold{k}-law.json").read_text()) for k in range(n_folds)}
     write_index(models, [f"fold{k}" for k in range(n_folds)], int(grey.shape[1]),
-                {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, epochs=epochs, seed=seed,
-                sources=list(sources), base=base, axes=list(axes), kinds=["tiles", *extra],
+                {"vbmd": [min(vbmd), max(vbmd)]}, laws=laws, folds=folds, validation=validation, epochs=epochs,
+                seed=seed, sources=list(sources), base=base, axes=list(axes), kinds=["tiles", *extra],
                 widths=settings["widths"])
     parts = [tables.read_table(out / "folds" / f"fold{k}.csv") for k in range(n_folds)]
     pooled = {name: np.concatenate([part[name] for part in parts]) for name in tables.PREDICTION_COLUMNS}

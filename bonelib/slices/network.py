@@ -33,7 +33,7 @@ learning-rate decay over the run.
 Both networks use batch normalisation, whose running statistics (used at inference) lag
 behind the weights while they change: at paper scale this biased the improved network's
 predictions by about −17 % (mean |log error| 0.19 at inference against 0.08 with batch
-statistics). :func:`recalibrate_batch_norm` re-estimates them with the current weights
+statistics). :func:`bonelib.learn.train.recalibrate_batch_norm` re-estimates them with the current weights
 ("precise BN"); training does so before every validation, so that validation, the choice of
 the best epoch and the saved model all use statistics that match the weights.
 """
@@ -48,7 +48,7 @@ from numpy.typing import ArrayLike, NDArray
 from bonelib._checks import finite_array
 from bonelib.constants import SLICE_PX
 from bonelib.imaging.density import Calibration, check_calibration, material_maps
-from bonelib.learn.layers import CircularPad, PeriodicAugment
+from bonelib.learn.layers import CircularPad, PeriodicAugment, symmetric_mean
 
 #: Shape of one input image: (rows, cols, channels).
 INPUT_SHAPE = (SLICE_PX, SLICE_PX, 1)
@@ -236,47 +236,6 @@ def with_input_shape(model: keras.Model, input_shape: tuple[int, int, int]) -> k
     return resized
 
 
-def recalibrate_batch_norm(model: keras.Model, images: NDArray, batches: int = 20, batch_size: int = 128,
-                           seed: int = 0) -> None:
-    """Set every batch-normalisation layer's running statistics to the mean over ``batches`` batches.
-
-    Runs the model in training mode on random batches of ``images`` with the weights fixed;
-    the k-th batch enters the running averages with weight 1/k, so that they end as the plain
-    mean of the batch means and variances of the current weights.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A model with :class:`keras.layers.BatchNormalization` layers (others are left alone).
-    images : numpy.ndarray
-        Training inputs (N, rows, cols, 1).
-    batches, batch_size : int
-        How many batches, of how many images.
-    seed : int
-        Seed of the choice of batches.
-    """
-    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
-    if not norms:
-        return
-    momenta = [layer.momentum for layer in norms]
-    rng = np.random.default_rng(seed)
-    try:
-        for k in range(batches):
-            for layer in norms:
-                layer.momentum = k / (k + 1)
-            chosen = np.sort(rng.choice(len(images), min(batch_size, len(images)), replace=False))
-            model(images[chosen], training=True)
-    finally:
-        for layer, momentum in zip(norms, momenta):
-            layer.momentum = momentum
-
-
-def dihedral(images: NDArray) -> list[NDArray]:
-    """The eight flips and 90° rotations of a batch of square images (N, H, W, C)."""
-    turns = [np.rot90(images, k, axes=(1, 2)) for k in range(4)]
-    return turns + [np.flip(t, axis=2) for t in turns]
-
-
 def fit_to_input(slices: NDArray, side: int = INPUT_SHAPE[0], mode: str | None = None) -> tuple[NDArray, NDArray]:
     """Cut a stack of 2D slices (n, rows, cols) into the square images a network takes.
 
@@ -326,6 +285,5 @@ def predict(model: keras.Model, images: NDArray, symmetrise: bool | None = None,
     if not np.all(np.isfinite(images)):
         raise ValueError("images hold NaN or infinite values")
     symmetrise = model.name == "improved" if symmetrise is None else symmetrise
-    views = dihedral(images) if symmetrise else [images]
-    outputs = [model.predict(np.ascontiguousarray(v), batch_size=batch_size, verbose=0)[:, 0] for v in views]
-    return np.mean(outputs, axis=0).astype(np.float64)
+    run = lambda batch: model.predict(batch, batch_size=batch_size, verbose=0)[:, 0]
+    return symmetric_mean(run, images) if symmetrise else run(images).astype(np.float64)

@@ -1,6 +1,6 @@
 """Training a CNN on a labelled dataset, resumable, with its history and test metrics.
 
-``train`` writes into ``out``:
+``train`` writes into ``out`` (the training loop of both routes, :func:`bonelib.learn.train.fit`):
 
 - ``model.keras``: the best model so far (lowest validation loss), usable at any moment;
 - ``history.csv``: per-epoch training and validation loss and MAE (MPa), Figure 6;
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time
@@ -25,6 +24,7 @@ from numpy.typing import NDArray
 
 from bonelib._files import atomic_path
 from bonelib.learn import metrics
+from bonelib.learn import train as learn_train
 from bonelib.slices.dataset import load
 
 
@@ -36,41 +36,6 @@ def _identity(model_name: str, data: str | Path, epochs: int, options: dict) -> 
     return {"model": model_name, "epochs": epochs, "scheme": options.get("scheme") or "dataset default",
             "batch_size": options.get("batch_size", 128), "training_seed": options.get("seed", 0),
             "dataset": fingerprint(data), "training_version": SLICE_TRAINING}
-
-
-#: Images per batch of the precise batch-norm pass after each epoch, and its most batches.
-RECALIBRATION_BATCH_SIZE, RECALIBRATION_MAX_BATCHES = 128, 20
-
-
-def recalibration_batches(images: int) -> int:
-    """Batches of the precise batch-norm pass on ``images`` training images: enough to cover
-    them once, at most :data:`RECALIBRATION_MAX_BATCHES` (more would only repeat images).
-
-    >>> recalibration_batches(300), recalibration_batches(8000)
-    (3, 20)
-    """
-    return min(RECALIBRATION_MAX_BATCHES, -(-images // RECALIBRATION_BATCH_SIZE))
-
-
-def _precise_batch_norm(images: NDArray, seed: int):
-    """A callback that re-estimates batch-norm statistics after the last batch of each epoch
-    (:func:`recalibration_batches` batches of :data:`RECALIBRATION_BATCH_SIZE`)."""
-    import keras
-
-    from bonelib.slices.network import recalibrate_batch_norm
-
-    batch_size, batches = RECALIBRATION_BATCH_SIZE, recalibration_batches(len(images))
-
-    class PreciseBatchNorm(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if batch + 1 == self.params["steps"]:  # before validation and checkpoints
-                recalibrate_batch_norm(self.model, images, batches, batch_size,
-                                       seed=seed * 100_003 + self.epoch)
-
-    return PreciseBatchNorm()
 
 
 def train(model_name: str, data: str | Path, out: str | Path, epochs: int, batch_size: int = 128, seed: int = 0,
@@ -155,20 +120,9 @@ def fit(model_name: str, x: dict[str, NDArray], y: dict[str, NDArray], out: str 
                       kind=cnn.MODEL_INPUTS[model_name])
     model = cnn.MODELS[model_name](**kwargs)
 
-    stopping = [keras.callbacks.EarlyStopping("val_loss", patience=patience)] if patience else []
-    callbacks = [
-        _precise_batch_norm(x["train"], seed),
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(str(out / "model.keras"), monitor="val_loss", save_best_only=True),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-        *stopping,
-        *(callbacks or []),
-    ]
-    start = time.perf_counter()
-    model.fit(x["train"], y["train"], validation_data=(x["val"], y["val"]), epochs=epochs, batch_size=batch_size,
-              shuffle=True, callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
-    shutil.rmtree(out / "backup", ignore_errors=True)
+    seconds = learn_train.fit(model, x["train"], y["train"], out, epochs, out / "model.keras",
+                              validation=(x["val"], y["val"]), batch_size=batch_size, seed=seed, patience=patience,
+                              callbacks=callbacks, verbose=verbose)
 
     best = keras.saving.load_model(out / "model.keras")
     started = time.perf_counter()
@@ -178,7 +132,7 @@ def fit(model_name: str, x: dict[str, NDArray], y: dict[str, NDArray], out: str 
         np.save(handle, predicted)
     return metrics.report(predicted, y["test"], path=out / "metrics.json", **identity,
                           training_seconds=seconds, seconds_per_prediction=per_sample, test_samples=len(predicted),
-                          epochs_run=_epochs_in_history(out / "history.csv"))
+                          epochs_run=len(learn_train.history(out)["epoch"]))
 
 
 def trained(model_name: str, data: str | Path, out: str | Path, epochs: int, replace: bool = False,
@@ -219,17 +173,3 @@ def trained(model_name: str, data: str | Path, out: str | Path, epochs: int, rep
 def _difference(stored: dict, asked: dict) -> str:
     return ", ".join(f"{key} {stored.get(key)!r} where {value!r} was asked" for key, value in asked.items()
                      if stored.get(key) != value)
-
-
-def history(out: str | Path) -> dict[str, NDArray]:
-    """Per-epoch columns of a run's ``history.csv`` (``epoch``, ``loss``, ``mae``, ``val_loss``, ``val_mae``...)."""
-    with open(Path(out) / "history.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        raise ValueError(f"{out}: the history is empty")
-    return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
-
-
-def _epochs_in_history(path: Path) -> int:
-    with open(path, newline="") as handle:
-        return sum(1 for _ in csv.DictReader(handle))
