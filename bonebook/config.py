@@ -48,7 +48,8 @@ SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32
 #: The 3D route (``bonebook/reproduce_3d.py``): real ROIs (the first ``real`` of ``subset``, None:
 #: all; "all" is the 115 shell-free ROIs of the collection, fetched once) and realistic
 #: vertebrae cut into cubes, folds of real specimens held out (and ``val_specimens`` of the other
-#: folds that choose each network's best epoch, as the 2D route's validation donors), the 3D network's epochs and
+#: folds that choose each network's best epoch, as the 2D route's validation donors; none at ci
+#: scale, whose six ROIs come from two specimens), the 3D network's epochs and
 #: the sources its laws and network learn from (real cubes of the training specimens only:
 #: adding the synthetic cubes made every model worse on real bone, as the chapter shows), the
 #: law whose ratio to the FE modulus the network learns, and the axes of each training cube it
@@ -59,7 +60,7 @@ SOLVER_SCALING = {"ci": {"cholmod": [24, 32], "superlu": [24, 32], "mg": [24, 32
 #: learn from (``learn``; every kind but the tiles is for training only, never predicted), and the
 #: network's filters per stage (``bonelib.cubes.network.cube_model``; twice the default's lowered
 #: the held-out RPE50 from 0.153 to 0.129).
-CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "val_specimens": 1, "epochs": 2,
+CUBES_3D = {"ci": {"real": 6, "subset": "shipped", "synthetic": 4, "folds": 2, "val_specimens": 0, "epochs": 2,
                    "sources": ("real",), "base": "power_law", "axes": ("z",), "between": True, "beside": True,
                    "learn": ("tiles", "between", "beside"), "widths": (16, 32, 48)},
             "paper": {"real": None, "subset": "all", "synthetic": 105, "folds": 5, "val_specimens": 1,
