@@ -355,7 +355,8 @@ def test_networks_of_another_architecture_are_retrained_and_refused(tmp_path):
     import json
 
     grey, rows = fake_dataset()
-    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "val_specimens": 0, "widths": (4, 4, 8)}
+    options = {"n_folds": 2, "epochs": 1, "sources": ("real",), "progress": False, "val_specimens": 0,
+               "widths": (4, 4, 8)}
     cube_evaluation.leave_specimens_out(tmp_path, grey, rows, **options)
     with open(tmp_path / "folds" / "fold0-history.csv", newline="") as handle:
         history = list(csv.DictReader(handle))

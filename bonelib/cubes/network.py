@@ -13,8 +13,9 @@ network learns with those sixteen symmetries, and random periodic shifts of the 
 label of a periodic cell does not depend on where the cell starts), drawn for each cube, as
 free augmentation (:class:`bonelib.learn.layers.PeriodicAugment`), and
 :func:`predict_modulus` averages over all sixteen, which makes the prediction exactly
-invariant to them. It trains by the loop of both routes (:func:`bonelib.learn.train.fit`). The loss is the mean absolute error of log E: the
-relative error that RPE measures, alike for weak and stiff cubes.
+invariant to them. It trains by the loop of both routes (:func:`bonelib.learn.train.fit`). The
+loss is the mean absolute error of log E: the relative error that RPE measures, alike for weak
+and stiff cubes.
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def train(inputs: NDArray, modulus: ArrayLike, validation: tuple[NDArray, ArrayL
     The training loop of both routes (:func:`bonelib.learn.train.fit`): Adam on a cosine decay
     of the learning rate over the run, MAE of log E, a random symmetry and periodic shift of
     each cube in every batch (:class:`~bonelib.learn.layers.PeriodicAugment`), batch-norm
-    statistics re-estimated after every epoch (on :data:`RECALIBRATION_CUBES` cubes), and the weights of the epoch with the lowest
-    loss on the ``validation`` cubes (inputs, E_z) kept (the last epoch's without them).
+    statistics re-estimated after every epoch (on :data:`RECALIBRATION_CUBES` cubes), and the
+    weights of the epoch with the lowest loss on the ``validation`` cubes (inputs, E_z) kept (the
+    last epoch's without them).
 
     Returns
     -------
