@@ -54,8 +54,11 @@ try:
 except ImportError:  # optional backend
     _cholmod = None
 else:
-    # supernodal always (BLAS on dense blocks), no ordering of its own: the matrix comes ordered
+    # Supernodal always (BLAS on dense blocks), no ordering of its own (the matrix comes ordered),
+    # but the elimination tree postordered, which makes larger supernodes: the numeric
+    # factorisation of a 182² slice and of a 50³ cube about a fifth faster (CVXOPT leaves it off).
     _cholmod.options["supernodal"] = 2
+    _cholmod.options["postorder"] = True
 
 # The 2D CHOLMOD factors per (pattern, thread).
 _reused: dict[tuple[Hashable, int], "_Reused"] = {}
