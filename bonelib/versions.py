@@ -26,9 +26,9 @@ CUBE_LABELS = 1
 CUBE_NETWORK = 2
 #: The 3D network's training and evaluation (folds, validation, augmentation, schedule): 3 is the
 #: loop of both routes (:func:`bonelib.learn.train.fit`: a symmetry and shift per cube, validation
-#: specimens, precise batch norm) on the 2D route's folds; 2 was Keras ``fit`` with a symmetry per
-#: batch and no validation (a trial, ``results/paper/cubes3d-fit``); 1 a loop of the 3D route's own,
-#: that trained the shipped networks (their ``settings.json`` records no training version).
+#: specimens, precise batch norm) on the 2D route's folds, which trained the shipped networks; 2 was
+#: Keras ``fit`` with a symmetry per batch and no validation (a trial, ``results/paper/cubes3d-fit``);
+#: 1 a loop of the 3D route's own (the networks shipped before, ``results/paper/cubes3d-hand``).
 CUBE_TRAINING = 3
 
 

@@ -267,8 +267,10 @@ def test_cubes_between_tiles_train_only_the_folds_that_hold_their_specimen_in(tm
 
 
 @pytest.mark.parametrize("folder", [RESULTS, RESULTS.parent / "cubes3d-tiles", RESULTS.parent / "cubes3d-narrow",
-                                    RESULTS.parent / "cubes3d-nobn", RESULTS.parent / "cubes3d-fit"],
-                         ids=["committed", "tiles-alone", "narrower-network", "no-batch-norm", "every-kind-keras-fit"])
+                                    RESULTS.parent / "cubes3d-nobn", RESULTS.parent / "cubes3d-fit",
+                                    RESULTS.parent / "cubes3d-hand"],
+                         ids=["committed", "tiles-alone", "narrower-network", "no-batch-norm", "every-kind-keras-fit",
+                              "own-loop"])
 def test_the_committed_3d_metrics_are_those_of_the_committed_predictions(folder):
     if not (folder / "metrics.json").exists():
         pytest.skip("no committed 3D results")
