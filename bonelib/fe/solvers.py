@@ -7,7 +7,7 @@ of :func:`preferred` (by the mesh's size) that fits in memory in 3D:
   (with OpenBLAS; ``pip install bonelib[cholmod]``, part of what ``make`` installs), on the
   matrix in the same nested-dissection order as SuperLU's. In 2D its symbolic analysis depends
   on the sparsity pattern only, so it is done once per image shape and reused for every sample
-  (182² slice: 3.1× SuperLU; 50³ bone cube: 1.9×; ``benchmarks/bench_fe.py`` and
+  (182² slice: 3.3× SuperLU; 50³ bone cube: 2.1×; ``benchmarks/bench_fe.py`` and
   ``benchmarks/bench_fe3d.py``). Only the lower triangle is read, so in 3D only that is
   assembled for it (:data:`TRIANGLE`).
 - ``"superlu"``: SciPy's SuperLU, always present, symmetric mode, no pivoting, on the matrix
