@@ -104,7 +104,7 @@ class VoxelMesh:
         parts = []
         # In slabs of elements (neighbours in the grid, so most of their shared entries meet in
         # one slab): the peak memory is that of the matrix, not of the 24 × 24 entries of every
-        # element at once. Entries are summed in element order, as in one pass.
+        # element at once.
         for start in range(0, len(self.elements), ASSEMBLY_CHUNK):
             chunk = slice(start, start + ASSEMBLY_CHUNK)
             dofs = numbering[self.element_dofs[chunk]]  # left-out DOFs: negative, dropped
@@ -113,10 +113,10 @@ class VoxelMesh:
             keep = (rows >= 0) & (cols >= 0)
             if triangle == "lower":
                 keep &= rows >= cols
-            entries = sp.coo_matrix((hexahedron_stiffness(E[chunk], nu[chunk]).reshape(-1)[keep],
+            # Compressed, the slab's duplicates are summed in linear time (COO's own sum sorts them all).
+            entries = sp.csc_matrix((hexahedron_stiffness(E[chunk], nu[chunk]).reshape(-1)[keep],
                                      (rows[keep], cols[keep])), shape=(n, n))
-            entries.sum_duplicates()
-            parts.append(entries)
+            parts.append(entries.tocoo())
         if not parts:  # a mesh without elements
             return sp.csc_matrix((n, n))
         matrix = sp.csc_matrix((np.concatenate([q.data for q in parts]),
